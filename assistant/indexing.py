@@ -1,0 +1,229 @@
+"""Builds the index from the corpus and keeps it fresh: an unchanged corpus loads as it is; a changed
+one is rebuilt, re-embedding only the documents that changed; a damaged one is rebuilt from scratch."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from assistant.chunking import chunk_document
+from assistant.curation import Curation
+from assistant.documents import load_document
+from assistant.embedding import CachingEmbedder, Embedder, embedder_identity
+from assistant.errors import IndexCorruptError, LoadError
+from assistant.loading import corpus_files
+from assistant.models import Chunk, Document
+from assistant.outline import split_sentences
+from assistant.segmentation import add_words, en_tokens, zh_tokens
+from assistant.settings import Settings
+from assistant.store import StoredIndex, chunk_to_json, read_index, write_index
+
+log = logging.getLogger(__name__)
+
+# Bump when parsing, recovery or chunking change what a document turns into.
+PIPELINE_VERSION = "2026-11-26.1"
+
+
+@dataclass
+class BuildReport:
+    rebuilt: bool = False
+    reason: str = ""
+    embedded_texts: int = 0  # texts the embedder actually ran on (the rest came from the last build)
+    errors: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def corpus_state(settings: Settings) -> dict[str, Any]:
+    """What the index must match to be fresh: corpus files, embedder, pipeline and chunking settings."""
+    corpus = settings.corpus_dir
+    curated = sorted(p for p in corpus.rglob("*") if p.is_file() and p.suffix in {".json", ".jsonl", ".tsv"})
+    curation_hash = hashlib.sha256(b"".join(file_sha256(p).encode() for p in curated)).hexdigest()[:16]
+    return {
+        "pipeline": PIPELINE_VERSION,
+        "embedder": embedder_identity(settings),
+        "chunking": {"max_chars": settings.chunk_max_chars, "min_chars": settings.chunk_min_chars},
+        "curation": curation_hash,
+        "files": {p.name: file_sha256(p) for p in corpus_files(corpus)} if corpus.is_dir() else {},
+    }
+
+
+def ensure_index(
+    settings: Settings,
+    embedder_factory: Callable[[], Embedder],
+    rebuild: bool = False,
+    progress: bool = True,
+) -> tuple[StoredIndex, BuildReport]:
+    """The current index, rebuilt first if it is missing, stale, damaged or `rebuild` is asked."""
+    if not settings.corpus_dir.is_dir():
+        raise LoadError(str(settings.corpus_dir), "corpus folder not found")
+    state = corpus_state(settings)
+    previous: StoredIndex | None = None
+    reason = "rebuild requested" if rebuild else ""
+    try:
+        previous = read_index(settings.index_dir)
+    except IndexCorruptError as exc:
+        reason = reason or str(exc)
+    if previous is not None and not rebuild:
+        stale = staleness(previous.manifest, state)
+        if not stale:
+            return previous, BuildReport(errors=previous.manifest.get("errors", {}))
+        reason = stale
+    log.info("building the index: %s", reason)
+    report = build_index(settings, state, embedder_factory(), previous, progress)
+    report.rebuilt, report.reason = True, reason
+    return read_index(settings.index_dir), report
+
+
+def staleness(manifest: dict[str, Any], state: dict[str, Any]) -> str:
+    """Why an index no longer matches the corpus and settings; empty if it does."""
+    for key in ("pipeline", "embedder", "chunking", "curation"):
+        if manifest.get(key) != state[key]:
+            return f"{key} changed ({manifest.get(key)} -> {state[key]})"
+    indexed = {name: meta["sha256"] for name, meta in manifest.get("files", {}).items()}
+    if indexed != state["files"]:
+        changed = sorted(set(indexed.items()) ^ set(state["files"].items()))
+        return "corpus changed: " + ", ".join(sorted({name for name, _ in changed}))
+    return ""
+
+
+def build_index(
+    settings: Settings,
+    state: dict[str, Any],
+    embedder: Embedder,
+    previous: StoredIndex | None,
+    progress: bool,
+) -> BuildReport:
+    started = time.perf_counter()
+    report = BuildReport()
+    curation = Curation.load(settings.corpus_dir)
+    add_words(entry.zh for entry in curation.glossary)
+    cache = CachingEmbedder(embedder, known_sentence_vectors(previous, state))
+    built = IndexParts()
+    for path in tqdm(corpus_files(settings.corpus_dir), desc="documents", unit="doc", disable=not progress):
+        try:
+            doc = load_document(path, cache, curation)
+        except LoadError as exc:
+            log.error("%s", exc)
+            report.errors[path.name] = exc.reason
+            continue
+        chunks = chunk_document(doc, settings.chunk_max_chars, settings.chunk_min_chars)
+        built.add(doc, state["files"][path.name], chunks, curation, cache)
+    report.embedded_texts = cache.embedded
+    report.seconds = time.perf_counter() - started
+    manifest = {
+        **state,
+        "files": built.files,
+        "errors": report.errors,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "build_seconds": round(report.seconds, 2),
+    }
+    write_index(
+        settings.index_dir,
+        manifest,
+        built.documents,
+        built.records,
+        built.matrix(embedder.dim),
+        built.sentences,
+        built.sentence_matrix(embedder.dim),
+    )
+    return report
+
+
+@dataclass
+class IndexParts:
+    """What a build accumulates, document by document."""
+
+    documents: list[dict[str, Any]] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    vectors: list[np.ndarray] = field(default_factory=list)
+    sentences: list[dict[str, Any]] = field(default_factory=list)
+    sentence_vectors: list[np.ndarray] = field(default_factory=list)
+    files: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def add(self, doc: Document, sha: str, chunks: list[Chunk], curation: Curation, embedder: Embedder) -> None:
+        headings = embedder.embed_passages([heading_text(doc, c) for c in chunks])
+        for chunk, heading_vector in zip(chunks, headings):
+            texts = [s.text for s in split_sentences(chunk.text)] or [chunk.text]
+            vectors = embedder.embed_passages(texts)
+            row = len(self.records)
+            # the heading is kept with the sentences so that a rebuild can reuse its vector too
+            self.sentences.append({"chunk": row, "text": heading_text(doc, chunk), "heading": True})
+            self.sentences.extend({"chunk": row, "text": t} for t in texts)
+            self.sentence_vectors.append(np.vstack([heading_vector[None, :], vectors]))
+            self.vectors.append(passage_vector(vectors, heading_vector))
+            self.records.append(passage_record(chunk, curation))
+        self.documents.append(document_record(doc, sha, len(chunks), curation))
+        self.files[doc.source] = {"sha256": sha, "doc_id": doc.id}
+
+    def matrix(self, dim: int) -> np.ndarray:
+        return np.vstack(self.vectors) if self.vectors else np.zeros((0, dim), dtype=np.float32)
+
+    def sentence_matrix(self, dim: int) -> np.ndarray:
+        return np.vstack(self.sentence_vectors) if self.sentence_vectors else np.zeros((0, dim), dtype=np.float32)
+
+
+def heading_text(doc: Document, chunk: Chunk) -> str:
+    return f"{doc.title} {chunk.path.label()}".strip()
+
+
+def passage_vector(sentence_vectors: np.ndarray, heading_vector: np.ndarray) -> np.ndarray:
+    """A passage's vector: the mean of its sentences' vectors plus its heading path, weighted like one
+    sentence. Embedding every sentence once (not every passage again) keeps a cold build near the
+    embedder's floor on two cores, and gives the answerer sentence vectors for free."""
+    combined = sentence_vectors.mean(axis=0) + heading_vector / max(len(sentence_vectors), 1)
+    return (combined / (np.linalg.norm(combined) + 1e-9)).astype(np.float32)[None, :]
+
+
+def known_sentence_vectors(previous: StoredIndex | None, state: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Sentence vectors of the previous build when it used the same embedder: a rebuild re-embeds only
+    text that changed (a content-hash re-ingest)."""
+    if previous is None or previous.manifest.get("embedder") != state["embedder"]:
+        return {}
+    return {s["text"]: v for s, v in zip(previous.sentences, previous.sentence_vectors)}
+
+
+def passage_record(chunk: Chunk, curation: Curation) -> dict[str, Any]:
+    text_en = english_rendering(chunk.text, curation)
+    return chunk_to_json(chunk, zh_tokens(chunk.text), en_tokens(text_en), text_en)
+
+
+def english_rendering(text: str, curation: Curation) -> str:
+    """The passage in English when every sentence of it has a curated rendering; else empty."""
+    sentences = [s.text for s in split_sentences(text)]
+    rendered = [curation.rendering(s) for s in sentences]
+    if not sentences or any(r is None for r in rendered):
+        return ""
+    return " ".join(r for r in rendered if r)
+
+
+def document_record(doc: Document, sha: str, passages: int, curation: Curation) -> dict[str, Any]:
+    return {
+        "id": doc.id,
+        "source": doc.source,
+        "title": doc.title,
+        "title_en": doc.title_en,
+        "structure": doc.structure,
+        "file_sha256": sha,
+        "passages": passages,
+        "outline": {
+            "chapters": [
+                {"n": c.n, "title": c.title, "sections": [{"n": s.n, "title": s.title} for s in c.sections]}
+                for c in doc.outline.chapters
+            ],
+            "boxes": [{"n": b.n, "title": b.title, "chapter": b.chapter} for b in doc.outline.boxes],
+            "glossary": [{"n": t.n, "term": t.term} for t in doc.outline.glossary],
+        },
+        "text": doc.text,
+    }

