@@ -23,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    logging.getLogger("faiss").setLevel(logging.WARNING)
+    for noisy in ("faiss", "bm25s", "jieba"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         settings = settings_from_args(args)
         return int(args.handler(args, settings) or 0)
@@ -55,6 +56,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("outline", cmd_outline, "print a document's recovered outline")
     p.add_argument("doc", help="document id, id prefix, file name or title")
     command("run", cmd_run, "the main job: build the index if needed, then list the documents")
+    p = command("search", cmd_search, "ranked passages for a question")
+    p.add_argument("question")
+    p.add_argument("--doc", help="only this document (id, id prefix, file name or title)")
+    p.add_argument("--chapter", type=int)
+    p.add_argument("--section", type=int)
+    p.add_argument("--k", type=int, help="number of passages (default: top_k setting)")
+    p.add_argument("--json", action="store_true")
+    p = command("eval", cmd_eval, "evaluate on a dataset")
+    p.add_argument("what", choices=["retrieval"], help="what to evaluate")
+    p.add_argument("--dataset", type=Path, default=Path("eval/dev.jsonl"))
+    p.add_argument("--lang", choices=["zh", "en"])
+    p.add_argument("--limit", type=int)
     return parser
 
 
@@ -115,6 +128,48 @@ def cmd_outline(args: argparse.Namespace, settings: Settings) -> int:
 
     index, _ = open_index(settings)
     print("\n".join(outline_lines(index, args.doc)))
+    return 0
+
+
+def load_assistant(settings: Settings):
+    from assistant.pipeline import Assistant
+
+    assistant = Assistant.from_settings(settings, progress=sys.stderr.isatty())
+    for name, reason in assistant.build_report.errors.items():
+        print(f"planqa: warning: {name} was not indexed: {reason}", file=sys.stderr)
+    return assistant
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.presentation import hit_json, hit_lines
+
+    assistant = load_assistant(settings)
+    hits = assistant.search(args.question, args.k, args.doc, args.chapter, args.section)
+    query = assistant.retriever.prepare(args.question)
+    if args.json:
+        print(json.dumps([hit_json(assistant, h) for h in hits], ensure_ascii=False, indent=1))
+        return 0
+    for hit in hits:
+        print("\n".join(hit_lines(assistant, hit, query)))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.dataset import load_dataset
+    from assistant.evaluation import evaluate_retrieval, format_misses, format_summary, retrieval_summary
+
+    questions, problems = load_dataset(args.dataset)
+    for problem in problems:
+        print(f"planqa: warning: {args.dataset}:{problem.line} skipped: {problem.reason}", file=sys.stderr)
+    if args.lang:
+        questions = [q for q in questions if q.lang == args.lang]
+    questions = questions[: args.limit] if args.limit else questions
+    assistant = load_assistant(settings)
+    results = evaluate_retrieval(assistant, questions)
+    print(format_summary(retrieval_summary(results)))
+    print()
+    print("Misses (no evidence in the top 5):")
+    print(format_misses(results))
     return 0
 
 

@@ -22,14 +22,14 @@ from assistant.errors import IndexCorruptError, LoadError
 from assistant.loading import corpus_files
 from assistant.models import Chunk, Document
 from assistant.outline import split_sentences
-from assistant.segmentation import add_words, en_tokens, zh_tokens
+from assistant.segmentation import en_tokens, zh_tokens
 from assistant.settings import Settings
 from assistant.store import StoredIndex, chunk_to_json, read_index, write_index
 
 log = logging.getLogger(__name__)
 
 # Bump when parsing, recovery or chunking change what a document turns into.
-PIPELINE_VERSION = "2026-11-26.1"
+PIPELINE_VERSION = "2026-11-26.2"
 
 
 @dataclass
@@ -108,7 +108,6 @@ def build_index(
     started = time.perf_counter()
     report = BuildReport()
     curation = Curation.load(settings.corpus_dir)
-    add_words(entry.zh for entry in curation.glossary)
     cache = CachingEmbedder(embedder, known_sentence_vectors(previous, state))
     built = IndexParts()
     for path in tqdm(corpus_files(settings.corpus_dir), desc="documents", unit="doc", disable=not progress):

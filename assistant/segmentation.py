@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
 from functools import lru_cache
 
 ZH_STOPWORDS = frozenset(
@@ -31,14 +30,6 @@ def _jieba():
     jieba.setLogLevel(logging.WARNING)
     jieba.initialize()
     return jieba
-
-
-def add_words(words: Iterable[str]) -> None:
-    """Teach the segmenter domain terms (place and programme names) so they stay one token."""
-    jieba = _jieba()
-    for word in words:
-        if len(word) >= 2:
-            jieba.add_word(word, freq=2000)
 
 
 def zh_tokens(text: str) -> list[str]:

@@ -37,10 +37,11 @@ class Settings:
     dense_depth: int = field(default=60, metadata={"doc": "candidates from the vector search"})
     bm25_depth: int = field(default=60, metadata={"doc": "candidates from BM25"})
     rrf_k: int = field(default=60, metadata={"doc": "reciprocal rank fusion constant"})
-    dense_weight: float = field(default=1.0, metadata={"doc": "RRF weight of the vector search"})
+    dense_weight: float = field(default=0.5, metadata={"doc": "RRF weight of the vector search"})
+    sentence_weight: float = field(default=1.0, metadata={"doc": "RRF weight of the best-matching sentence"})
     bm25_weight: float = field(default=1.0, metadata={"doc": "RRF weight of BM25 (Chinese)"})
     english_weight: float = field(default=1.0, metadata={"doc": "RRF weight of BM25 over English renderings"})
-    outline_weight: float = field(default=0.5, metadata={"doc": "RRF weight of outline (heading) matches"})
+    outline_weight: float = field(default=0.1, metadata={"doc": "RRF weight of outline (heading) matches"})
     reranker: str = field(default="", metadata={"doc": "cross-encoder model name/folder; empty: off"})
     rerank_depth: int = field(default=30, metadata={"doc": "fused candidates the reranker sees"})
     # Answering

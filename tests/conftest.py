@@ -84,3 +84,13 @@ def make_pdf(path: Path, pages: list[list[str]], header: str | None = None, foot
         c.showPage()
     c.save()
     return path
+
+
+@pytest.fixture(scope="session")
+def real_assistant(tmp_path_factory, embedder):
+    """The assistant over the real corpus, built once per session (the embedder cache is shared with the
+    structure-recovery tests, so each sentence is embedded once)."""
+    from assistant.pipeline import Assistant
+
+    settings = Settings.load(environ={}, index_dir=tmp_path_factory.mktemp("index"))
+    return Assistant.from_settings(settings, embedder=embedder)
