@@ -63,8 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--section", type=int)
     p.add_argument("--k", type=int, help="number of passages (default: top_k setting)")
     p.add_argument("--json", action="store_true")
+    p = command("ask", cmd_ask, "a cited answer to a question (or --batch FILE.jsonl)")
+    p.add_argument("question", nargs="?")
+    p.add_argument("--mode", choices=["extractive", "openai", "llamacpp"])
+    p.add_argument("--doc", help="only this document")
+    p.add_argument("--k", type=int, help="passages retrieved (at least 10 are returned)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--batch", type=Path, help='JSON lines {"id", "question"}; answers in input order')
     p = command("eval", cmd_eval, "evaluate on a dataset")
-    p.add_argument("what", choices=["retrieval"], help="what to evaluate")
+    p.add_argument("what", choices=["retrieval", "answers"], help="what to evaluate")
+    p.add_argument("--mode", choices=["extractive", "openai", "llamacpp"])
     p.add_argument("--dataset", type=Path, default=Path("eval/dev.jsonl"))
     p.add_argument("--lang", choices=["zh", "en"])
     p.add_argument("--limit", type=int)
@@ -154,6 +162,47 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.presentation import answer_json, answer_lines
+
+    if args.batch:
+        return ask_batch(args, settings)
+    if not args.question:
+        raise PlanqaError("give a question, or --batch FILE.jsonl")
+    assistant = load_assistant(settings)
+    answer = assistant.ask(args.question, args.mode, args.doc, args.k)
+    if args.json:
+        print(json.dumps(answer_json(assistant, answer), ensure_ascii=False, indent=1))
+    else:
+        print("\n".join(answer_lines(assistant, answer, color=sys.stdout.isatty())))
+    return 0
+
+
+def ask_batch(args: argparse.Namespace, settings: Settings) -> int:
+    """One JSON object a line, in input order; a bad line gets an error object and the rest go on."""
+    from tqdm import tqdm
+
+    from assistant.presentation import answer_json
+
+    lines = args.batch.read_text(encoding="utf-8").splitlines()
+    assistant = load_assistant(settings)
+    for line_no, line in enumerate(tqdm(lines, desc="questions", file=sys.stderr, disable=not sys.stderr.isatty()), 1):
+        if not line.strip():
+            continue
+        record_id = None
+        try:
+            record = json.loads(line)
+            record_id = record.get("id", line_no) if isinstance(record, dict) else line_no
+            if not isinstance(record, dict) or not isinstance(record.get("question"), str):
+                raise PlanqaError('each line needs {"id", "question"}')
+            out = answer_json(assistant, assistant.ask(record["question"], args.mode, args.doc, args.k))
+            out = {"id": record_id, **out}
+        except (json.JSONDecodeError, PlanqaError) as exc:
+            out = {"id": record_id if record_id is not None else line_no, "error": str(exc), "line": line_no}
+        print(json.dumps(out, ensure_ascii=False), flush=True)
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.dataset import load_dataset
     from assistant.evaluation import evaluate_retrieval, format_misses, format_summary, retrieval_summary
@@ -165,6 +214,12 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         questions = [q for q in questions if q.lang == args.lang]
     questions = questions[: args.limit] if args.limit else questions
     assistant = load_assistant(settings)
+    if args.what == "answers":
+        from assistant.evaluation import answer_summary, evaluate_answers, format_answer_summary
+
+        answered = evaluate_answers(assistant, questions, args.mode, progress=sys.stderr.isatty())
+        print(format_answer_summary(answer_summary(answered)))
+        return 0
     results = evaluate_retrieval(assistant, questions)
     print(format_summary(retrieval_summary(results)))
     print()

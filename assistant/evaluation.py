@@ -6,7 +6,9 @@ import time
 from dataclasses import dataclass
 
 from assistant.dataset import Question
-from assistant.metrics import first_relevant_rank, hit_at_k, percentile, reciprocal_rank
+from assistant.language import detect_language
+from assistant.metrics import first_relevant_rank, hit_at_k, key_fact_accuracy, percentile, reciprocal_rank
+from assistant.models import Answer, SectionPath
 from assistant.pipeline import Assistant
 
 
@@ -75,4 +77,86 @@ def format_misses(results: list[RetrievalResult], k: int = 5) -> str:
     for r in results:
         if r.rank is None or r.rank > k:
             lines.append(f"| {r.question.id} | {r.rank or '-'} | {r.question.question[:60]} | {' / '.join(r.places)} |")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class AnswerResult:
+    question: Question
+    answer: Answer
+    key_accuracy: float | None  # None for unanswerable questions
+    language_match: bool
+    evidence_cited: bool | None
+    section_true: bool | None  # the citation holding the evidence names the gold place
+
+
+def evaluate_answers(
+    assistant: Assistant, questions: list[Question], mode: str | None = None, progress: bool = False
+) -> list[AnswerResult]:
+    from tqdm import tqdm
+
+    results = []
+    for q in tqdm(questions, desc="answers", disable=not progress):
+        answer = assistant.ask(q.question, mode)
+        results.append(score_answer(q, answer))
+    return results
+
+
+def score_answer(q: Question, answer: Answer) -> AnswerResult:
+    lang_ok = detect_language(answer.text) == q.lang
+    if not q.answerable:
+        return AnswerResult(q, answer, None, lang_ok, None, None)
+    holding = [c for c in answer.citations if any(e in c.chunk.text for e in q.evidence)]
+    section_true = None
+    if holding and q.chapter is not None:
+        section_true = any(gold_place(q, c.chunk.path) for c in holding)
+    return AnswerResult(q, answer, key_fact_accuracy(answer.text, q.answer_keys), lang_ok, bool(holding), section_true)
+
+
+def gold_place(q: Question, path: SectionPath) -> bool:
+    if q.box is not None:
+        return path.box == q.box
+    if q.section is None:
+        return path.chapter == q.chapter
+    return (path.chapter, path.section) == (q.chapter, q.section)
+
+
+def answer_summary(results: list[AnswerResult]) -> dict[str, dict[str, float]]:
+    groups = {lang: [r for r in results if r.question.lang == lang] for lang in ("zh", "en")}
+    groups["all"] = results
+    summary = {}
+    for name, rows in groups.items():
+        answerable = [r for r in rows if r.question.answerable]
+        unanswerable = [r for r in rows if not r.question.answerable]
+        placed = [r for r in answerable if r.section_true is not None]
+        summary[name] = {
+            "n": len(rows),
+            "key_accuracy": mean([r.key_accuracy or 0.0 for r in answerable]),
+            "language_match": mean([1.0 if r.language_match else 0.0 for r in rows]),
+            "evidence_cited": mean([1.0 if r.evidence_cited else 0.0 for r in answerable]),
+            "section_true": mean([1.0 if r.section_true else 0.0 for r in placed]),
+            "abstained_unanswerable": mean([1.0 if r.answer.abstained else 0.0 for r in unanswerable]),
+            "false_abstention": mean([1.0 if r.answer.abstained else 0.0 for r in answerable]),
+            "p50_ms": percentile([r.answer.timings_ms["total"] for r in rows], 50),
+            "p95_ms": percentile([r.answer.timings_ms["total"] for r in rows], 95),
+        }
+    return summary
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
+def format_answer_summary(summary: dict[str, dict[str, float]]) -> str:
+    head = (
+        "| lang | n | key-fact acc | language match | evidence cited | section-true citation | "
+        "unanswerable abstained | false abstention | p50 ms | p95 ms |"
+    )
+    lines = [head, "|" + " --- |" * 10]
+    for name, s in summary.items():
+        lines.append(
+            f"| {name} | {s['n']} | {s['key_accuracy']:.3f} | {s['language_match']:.3f} | {s['evidence_cited']:.3f} "
+            f"| {s['section_true']:.3f} | {s['abstained_unanswerable']:.3f} | {s['false_abstention']:.3f} "
+            f"| {s['p50_ms']:.1f} | {s['p95_ms']:.1f} |"
+        )
     return "\n".join(lines)

@@ -4,16 +4,20 @@ the embedder and the curated data once; answers searches and questions."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from assistant.abstention import judge
+from assistant.answering import Draft, ExtractiveGenerator, Generator
+from assistant.citations import check_answer, make_citations
 from assistant.curation import Curation
 from assistant.embedding import Embedder, make_embedder
-from assistant.errors import BadQuestionError
+from assistant.errors import BadQuestionError, GeneratorUnavailableError
 from assistant.indexing import BuildReport, ensure_index
-from assistant.models import Hit
-from assistant.retrieval import Filters, HybridRetriever
+from assistant.models import Answer, Hit
+from assistant.retrieval import Filters, HybridRetriever, Query
 from assistant.settings import Settings
 from assistant.store import StoredIndex
 
@@ -89,3 +93,103 @@ class Assistant:
     def heading_en(self, hit: Hit) -> str:
         doc = self.document(hit.chunk.doc_id)
         return self.curation.heading_en(doc["source"], doc["title"], hit.chunk.path)
+
+    # --- answering -------------------------------------------------------------------------------
+
+    def generator(self, mode: str | None = None) -> Generator:
+        mode = mode or self.settings.generator
+        cache = self.__dict__.setdefault("_generators", {})
+        if mode not in cache:
+            cache[mode] = make_generator(mode, self.retriever, self.settings)
+        return cache[mode]
+
+    def ask(
+        self,
+        question: str,
+        mode: str | None = None,
+        doc: str | None = None,
+        top_k: int | None = None,
+    ) -> Answer:
+        """A cited answer in the asker's language, or a statement that the plans do not say."""
+        started = time.perf_counter()
+        text, notes = self.clean_question(question)
+        query = self.retriever.prepare(text)
+        hits = self.retriever.search(query, max(top_k or self.settings.top_k, 10), Filters(self.resolve_doc(doc)))
+        retrieved = time.perf_counter()
+        mode = mode or self.settings.generator
+        draft, used_mode = self.checked_draft(query, hits, mode, notes)
+        answer = self.finish(query, hits, draft, used_mode, notes)
+        done = time.perf_counter()
+        timings = {
+            "retrieve": round((retrieved - started) * 1000, 1),
+            "generate": round((done - retrieved) * 1000, 1),
+            "total": round((done - started) * 1000, 1),
+        }
+        return Answer(**{**answer.__dict__, "timings_ms": timings})
+
+    def checked_draft(self, query: Query, hits: list[Hit], mode: str, notes: list[str]) -> tuple[Draft, str]:
+        """The generator's draft if it passes the citation check; otherwise the extractive answer, and a
+        note saying why."""
+        extractive = self.generator("extractive")
+        if mode == "extractive":
+            return extractive.draft(query, hits), mode
+        try:
+            draft = self.generator(mode).draft(query, hits)
+        except GeneratorUnavailableError as exc:
+            notes.append(f"{mode} is unavailable ({exc}); this is the extractive answer")
+            return extractive.draft(query, hits), "extractive"
+        if draft.abstained:
+            return draft, mode
+        problems = check_answer(draft.text, list(draft.cited), self.renderings(draft.cited))
+        if problems or not draft.cited:
+            reason = problems[0].reason if problems else "the answer cites no passage"
+            notes.append(f"the {mode} answer failed the citation check ({reason}); this is the extractive answer")
+            return extractive.draft(query, hits), "extractive"
+        return draft, mode
+
+    def renderings(self, hits) -> list[str]:
+        return [self.retriever.text_en[self.retriever.row_of(h.chunk)] for h in hits]
+
+    def finish(self, query: Query, hits: list[Hit], draft: Draft, mode: str, notes: list[str]) -> Answer:
+        evidence_zh = " ".join(draft.quotes)
+        evidence_en = " ".join(filter(None, (self.curation.rendering(s) or "" for s in split_quotes(draft.quotes))))
+        verdict = judge(query.lang, query.text, evidence_zh, evidence_en, self.corpus_text)
+        if draft.abstained or verdict.abstain or not draft.cited:
+            text = ABSTAIN[query.lang]
+            if verdict.reason:
+                notes.append(verdict.reason)
+            return Answer(query.original, query.lang, text, True, mode, (), tuple(hits), {}, tuple(notes))
+        docs = {d["id"]: d for d in self.index.documents}
+        citations = make_citations(
+            list(draft.cited), list(draft.quotes), docs, [self.heading_en(h) for h in draft.cited]
+        )
+        if query.lang == "en" and any(self.renderings(draft.cited)):
+            notes.append("English renderings of the Chinese plans are unofficial")
+        return Answer(
+            query.original, query.lang, draft.text, False, mode, tuple(citations), tuple(hits), {}, tuple(notes)
+        )
+
+    @cached_property
+    def corpus_text(self) -> str:
+        return "\n".join(d["text"] for d in self.index.documents)
+
+
+ABSTAIN = {
+    "zh": "规划文件中没有找到对这个问题的明确表述。下面列出最接近的段落，供参考。",
+    "en": "The plans do not say. The closest passages are listed below for reference.",
+}
+
+
+def split_quotes(quotes) -> list[str]:
+    from assistant.outline import split_sentences
+
+    return [s.text for quote in quotes for s in split_sentences(quote)]
+
+
+def make_generator(mode: str, retriever: HybridRetriever, settings: Settings) -> Generator:
+    from assistant.llm import LlamaCppGenerator, OpenAIGenerator
+
+    generators = {"extractive": ExtractiveGenerator, "openai": OpenAIGenerator, "llamacpp": LlamaCppGenerator}
+    if mode not in generators:
+        raise BadQuestionError(f"unknown mode {mode!r}; choose one of {', '.join(generators)}")
+    return generators[mode](retriever, settings)

@@ -53,3 +53,64 @@ def hit_lines(assistant, hit: Hit, query: Query) -> list[str]:
         lines.append(f"    {DIM}{heading_en}{RESET}")
     lines.append(f"    {highlight(hit.chunk.text, terms)}")
     return lines
+
+
+def answer_json(assistant, answer) -> dict[str, Any]:
+    """The `planqa ask --json` contract."""
+    return {
+        "question": answer.question,
+        "lang": answer.lang,
+        "answer": answer.text,
+        "abstained": answer.abstained,
+        "mode": answer.mode,
+        "citations": [
+            {
+                "n": c.n,
+                "doc_id": c.chunk.doc_id,
+                "doc_title": c.doc_title,
+                "chapter": c.chunk.path.chapter,
+                "section": c.chunk.path.section,
+                "box": c.chunk.path.box,
+                "heading": c.heading,
+                "heading_en": c.heading_en,
+                "quote": c.quote,
+            }
+            for c in answer.citations
+        ],
+        "passages": [
+            {
+                "rank": h.rank,
+                "doc_id": h.chunk.doc_id,
+                "doc_title": assistant.document(h.chunk.doc_id)["title"],
+                "chapter": h.chunk.path.chapter,
+                "section": h.chunk.path.section,
+                "box": h.chunk.path.box,
+                "text": h.chunk.text,
+                "score": round(h.score, 5),
+            }
+            for h in answer.hits
+        ],
+        "timings_ms": answer.timings_ms,
+        "notes": list(answer.notes),
+    }
+
+
+def answer_lines(assistant, answer, color: bool = False) -> list[str]:
+    bold, dim, reset = (BOLD, DIM, RESET) if color else ("", "", "")
+    lines = [f"{bold}{answer.text}{reset}", ""]
+    for c in answer.citations:
+        doc = assistant.document(c.chunk.doc_id)
+        title = doc["title_en"] if answer.lang == "en" and doc["title_en"] else f"《{doc['title']}》"
+        heading = c.heading_en if answer.lang == "en" and c.heading_en else c.heading
+        lines.append(f"{bold}[{c.n}]{reset} {title} › {heading}")
+        if answer.lang == "en" and c.heading_en:
+            lines.append(f"    {dim}《{doc['title']}》 › {c.heading}{reset}")
+        lines.append(f"    “{c.quote}”")
+    if answer.abstained:
+        lines.append("Closest passages:" if answer.lang == "en" else "最接近的段落：")
+        for h in answer.hits[:3]:
+            lines.append(f"  [{h.rank}] {place_line(assistant, h)}")
+            lines.append(f"      {h.chunk.text[:120]}…")
+    for note in answer.notes:
+        lines.append(f"{dim}note: {note}{reset}")
+    return lines

@@ -107,6 +107,12 @@ class HybridRetriever:
         body = [i for i, s in enumerate(index.sentences) if not s.get("heading")]
         self.sentence_vectors = index.sentence_vectors[body]
         self.sentence_rows = np.array([index.sentences[i]["chunk"] for i in body], dtype=np.int64)
+        self._sentence_texts = [index.sentences[i]["text"] for i in body]
+        self._sentences_by_row: dict[int, list[int]] = {}
+        for position, row in enumerate(self.sentence_rows):
+            self._sentences_by_row.setdefault(int(row), []).append(position)
+        self._row_of = {c.id: i for i, c in enumerate(index.chunks)}
+        self._recent_queries: dict[str, np.ndarray] = {}
         self.reranker = make_reranker(settings)
 
     def _places(self) -> tuple[list[int], list[list[str]]]:
@@ -126,6 +132,26 @@ class HybridRetriever:
                 texts.append(zh_tokens(label + chunk.path.term_title) + en_tokens(heading_en))
             place_of.append(keys[key])
         return place_of, texts
+
+    def query_vector(self, text: str) -> np.ndarray:
+        """The query's embedding; the last few are kept, as answering asks again for the same text."""
+        cached = self._recent_queries.get(text)
+        if cached is None:
+            cached = self.embedder.embed_queries([text])[0]
+            self._recent_queries[text] = cached
+            if len(self._recent_queries) > 64:
+                self._recent_queries.pop(next(iter(self._recent_queries)))
+        return cached
+
+    def dense_text(self, query: Query) -> str:
+        return query.text if not query.zh_terms else f"{query.text} ({' '.join(query.zh_terms)})"
+
+    def sentences_of(self, row: int) -> list[tuple[str, np.ndarray]]:
+        """The sentences of a passage (by row) with their vectors."""
+        return [(self._sentence_texts[i], self.sentence_vectors[i]) for i in self._sentences_by_row.get(row, [])]
+
+    def row_of(self, chunk: Chunk) -> int:
+        return self._row_of[chunk.id]
 
     def prepare(self, question: str) -> Query:
         text = to_simplified(" ".join(question.split()))[: self.settings.max_question_chars]
@@ -157,8 +183,8 @@ class HybridRetriever:
         return [Hit(h.chunk, h.score, rank, h.sources) for rank, h in enumerate(hits[:top_k], 1)]
 
     def rankings(self, query: Query, allowed: np.ndarray) -> dict[str, list[int]]:
-        dense_text = query.text if not query.zh_terms else f"{query.text} ({' '.join(query.zh_terms)})"
-        query_vector = self.embedder.embed_queries([dense_text])[0]
+        dense_text = self.dense_text(query)
+        query_vector = self.query_vector(dense_text)
         dense_scores = self.passage_vectors @ query_vector
         rankings = {"dense": top_rows(dense_scores, allowed, self.settings.dense_depth)}
         best_sentence = np.full(len(dense_scores), -1.0, dtype=np.float32)

@@ -1,0 +1,176 @@
+"""Answers with citations. Generators sit behind one protocol (`extractive`, `openai`, `llamacpp`);
+every answer, whoever wrote it, goes through the citation check before it is shown."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from assistant.models import Hit
+from assistant.retrieval import HybridRetriever, Query
+from assistant.segmentation import en_tokens, zh_tokens
+from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEFINITION_QUESTION_RE = re.compile(
+    r"什么意思|是指|含义|指的是|是什么|what (does|do) .+ mean|meaning of|define|definition", re.I
+)
+NUMBER_QUESTION_RE = re.compile(
+    r"多少|几|比例|比重|目标|达到|how (much|many)|what (percentage|share|rate|proportion)|by 20\d\d", re.I
+)
+DIGIT_RE = re.compile(r"\d")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One sentence picked from a retrieved passage."""
+
+    hit: Hit
+    sentence: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A generator's answer before the citation check: text with [n] markers, n indexing `cited`."""
+
+    text: str
+    cited: tuple[Hit, ...]
+    quotes: tuple[str, ...]  # the supporting sentence(s) of each cited passage, same order
+    abstained: bool = False
+
+
+class Generator(Protocol):
+    name: str
+
+    def draft(self, query: Query, hits: list[Hit]) -> Draft: ...
+
+    def stream(self, query: Query, hits: list[Hit]) -> Iterator[str]:
+        """Text as it is produced (LLM modes token by token); the final answer is still `draft`'s."""
+        ...
+
+
+@dataclass(frozen=True)
+class SentencePicker:
+    """Scores the sentences of the top passages against the question: embedding similarity, word
+    overlap (Chinese words, or for English the glossary terms and the English rendering), the passage's
+    rank, and for number questions whether the sentence has figures."""
+
+    retriever: HybridRetriever
+    passages: int = 6
+    overlap_weight: float = 0.3
+    lead_chars: int = 30  # a sentence this short is a paragraph's lead: what follows it is the content
+
+    def pick(self, query: Query, hits: list[Hit]) -> list[Evidence]:
+        query_vector = self.retriever.query_vector(self.retriever.dense_text(query))
+        wanted = set(zh_tokens(query.text)) | set(query.zh_terms)
+        wanted_en = set(en_tokens(query.text)) if query.lang == "en" else set()
+        asks_number = bool(NUMBER_QUESTION_RE.search(query.text))
+        asks_definition = bool(DEFINITION_QUESTION_RE.search(query.text))
+        scored = []
+        for hit in hits[: self.passages]:
+            sentences = self.retriever.sentences_of(self.retriever.row_of(hit.chunk))
+            for i, (text, vector) in enumerate(sentences):
+                overlap = word_overlap(text, wanted)
+                if wanted_en:
+                    rendering = self.retriever.curation.rendering(text) or ""
+                    overlap = max(overlap, len(wanted_en & set(en_tokens(rendering))) / len(wanted_en))
+                score = float(vector @ query_vector) + self.overlap_weight * overlap + 0.02 / hit.rank
+                if asks_number and DIGIT_RE.search(text):
+                    score += 0.02
+                if asks_definition and hit.chunk.path.part == "glossary":
+                    score += 0.05
+                scored.append(Evidence(hit, self.with_continuation(hit, sentences, i), score))
+        return sorted(scored, key=lambda e: -e.score)
+
+    def with_continuation(self, hit: Hit, sentences: list, i: int) -> str:
+        """A lead sentence ("国土绿化巩固提升工程。") with the sentence after it, which says what it is."""
+        text = sentences[i][0]
+        if len(text) <= self.lead_chars and i + 1 < len(sentences):
+            joined = text + sentences[i + 1][0]
+            if joined in hit.chunk.text:
+                return joined
+        return text
+
+
+def word_overlap(text: str, wanted: set[str]) -> float:
+    if not wanted:
+        return 0.0
+    return sum(1 for w in wanted if w in text) / len(wanted)
+
+
+def choose_evidence(
+    ranked: list[Evidence], max_sentences: int = 3, margin: float = 0.05, budget: int = 400
+) -> list[Evidence]:
+    """The best sentence, plus up to two more that score nearly as well, within a length budget."""
+    if not ranked:
+        return []
+    chosen = [ranked[0]]
+    for evidence in ranked[1:]:
+        if len(chosen) >= max_sentences or evidence.score < ranked[0].score - margin:
+            break
+        if sum(len(e.sentence) for e in chosen) + len(evidence.sentence) > budget:
+            continue
+        if not any(evidence.sentence in e.sentence or e.sentence in evidence.sentence for e in chosen):
+            chosen.append(evidence)
+    return chosen
+
+
+class ExtractiveGenerator:
+    """No LLM: the answer is the best one to three sentences of the retrieved passages, each marked
+    with its citation. An English question gets the curated English rendering of those sentences (the
+    Chinese original stays in the citation), or, for a plan without one, an English frame around the
+    Chinese quote."""
+
+    name = "extractive"
+
+    def __init__(self, retriever: HybridRetriever, settings: Settings) -> None:
+        self.retriever = retriever
+        self.picker = SentencePicker(retriever)
+        self.settings = settings
+
+    def draft(self, query: Query, hits: list[Hit]) -> Draft:
+        chosen = choose_evidence(self.picker.pick(query, hits))
+        cited: list[Hit] = []
+        quotes: dict[str, list[str]] = {}
+        parts = []
+        for evidence in chosen:
+            if evidence.hit not in cited:
+                cited.append(evidence.hit)
+            n = cited.index(evidence.hit) + 1
+            quotes.setdefault(evidence.hit.chunk.id, []).append(evidence.sentence)
+            parts.append(self.render(query, evidence, n))
+        text = compose(query.lang, parts, cited, self.retriever)
+        return Draft(text, tuple(cited), tuple("".join(quotes[h.chunk.id]) for h in cited))
+
+    def render(self, query: Query, evidence: Evidence, n: int) -> str:
+        if query.lang == "zh":
+            return f"{evidence.sentence}[{n}]"
+        rendering = self.retriever.curation.rendering(evidence.sentence)
+        if rendering:
+            return f"{rendering} [{n}]"
+        return f"The plan states (in Chinese): “{evidence.sentence}” [{n}]"
+
+    def stream(self, query: Query, hits: list[Hit]) -> Iterator[str]:
+        yield self.draft(query, hits).text
+
+
+def compose(lang: str, parts: list[str], cited: list[Hit], retriever: HybridRetriever) -> str:
+    if lang == "zh":
+        return "".join(parts)
+    first = cited[0]
+    doc = next(d for d in retriever.index.documents if d["id"] == first.chunk.doc_id)
+    title = doc["title_en"] or doc["title"]
+    place = retriever.curation.heading_en(doc["source"], doc["title"], first.chunk.path)
+    where = f"{title}, {place}" if place else title
+    return f"According to the {where}: " + " ".join(parts)
+
+
+def best_evidence_score(query: Query, hits: list[Hit], retriever: HybridRetriever) -> float:
+    """The score of the best sentence: the abstention signal."""
+    ranked = SentencePicker(retriever).pick(query, hits)
+    return ranked[0].score if ranked else float("-inf")

@@ -1,0 +1,127 @@
+"""LLM generators: any OpenAI-compatible endpoint (through langchain-openai) and a local GGUF model
+(through llama-cpp-python). Both fill the prompt templates in `prompts/` strictly and return a draft
+that the citation check then verifies."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from string import Template
+
+from assistant.answering import Draft
+from assistant.citations import MARKER_RE
+from assistant.errors import GeneratorUnavailableError, SettingsError
+from assistant.models import Hit
+from assistant.retrieval import HybridRetriever, Query
+from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+PASSAGES_IN_PROMPT = 6
+
+
+def fill(template_path: Path, **values: str) -> str:
+    """Strict templating: a `$name` without a value is an error, never left in the prompt."""
+    try:
+        return Template(template_path.read_text(encoding="utf-8")).substitute(**values)
+    except KeyError as exc:
+        raise SettingsError(f"prompt {template_path.name} needs a value for {exc}") from exc
+
+
+def build_messages(query: Query, hits: list[Hit], retriever: HybridRetriever, prompts: Path) -> list[tuple[str, str]]:
+    blocks = []
+    for n, hit in enumerate(hits[:PASSAGES_IN_PROMPT], 1):
+        doc = next(d for d in retriever.index.documents if d["id"] == hit.chunk.doc_id)
+        rendering = retriever.text_en[retriever.row_of(hit.chunk)] if query.lang == "en" else ""
+        blocks.append(
+            fill(
+                prompts / "passage.txt",
+                n=str(n),
+                doc_title=doc["title"],
+                heading=hit.chunk.path.label(),
+                text=hit.chunk.text,
+                rendering=f"(English rendering, unofficial: {rendering})" if rendering else "",
+            ).strip()
+        )
+    system = fill(prompts / f"answer_{query.lang}.txt", passages="\n\n".join(blocks))
+    return [("system", system), ("human", query.text)]
+
+
+def draft_from_text(text: str, hits: list[Hit]) -> Draft:
+    """An LLM's answer as a draft: its [n] refer to the passages in the prompt, in order."""
+    used = sorted({int(n) for n in MARKER_RE.findall(text)})
+    shown = hits[:PASSAGES_IN_PROMPT]
+    cited = tuple(shown[n - 1] for n in used if 1 <= n <= len(shown))
+    renumber = {n: i for i, n in enumerate([n for n in used if 1 <= n <= len(shown)], 1)}
+    text = MARKER_RE.sub(lambda m: f"[{renumber.get(int(m.group(1)), int(m.group(1)) + 100)}]", text)
+    abstained = not cited and any(p in text for p in ("没有找到相关内容", "plans do not say"))
+    return Draft(text.strip(), cited, tuple(h.chunk.text for h in cited), abstained)
+
+
+class OpenAIGenerator:
+    """Any OpenAI-compatible chat endpoint (OpenAI, vLLM, llama.cpp server, Ollama...), streaming."""
+
+    name = "openai"
+
+    def __init__(self, retriever: HybridRetriever, settings: Settings) -> None:
+        try:
+            from langchain_openai import ChatOpenAI
+        except ImportError as exc:
+            raise GeneratorUnavailableError("mode openai needs: pip install -e '.[llm]'") from exc
+        self.retriever = retriever
+        self.settings = settings
+        self.client = ChatOpenAI(
+            base_url=settings.openai_base_url,
+            api_key=settings.openai_api_key or "not-needed",
+            model=settings.openai_model,
+            timeout=settings.llm_timeout,
+            max_retries=0,
+            temperature=0,
+        )
+
+    def stream(self, query: Query, hits: list[Hit]) -> Iterator[str]:
+        messages = build_messages(query, hits, self.retriever, self.settings.prompts_dir)
+        try:
+            for chunk in self.client.stream(messages):
+                if chunk.content:
+                    yield str(chunk.content)
+        except Exception as exc:  # openai/httpx raise many kinds; all mean "the backend failed"
+            raise GeneratorUnavailableError(f"the LLM endpoint {self.settings.openai_base_url} failed: {exc}") from exc
+
+    def draft(self, query: Query, hits: list[Hit]) -> Draft:
+        return draft_from_text("".join(self.stream(query, hits)), hits)
+
+
+class LlamaCppGenerator:
+    """A local GGUF model through llama-cpp-python (`pip install -e '.[local]'`; `planqa model fetch`)."""
+
+    name = "llamacpp"
+
+    def __init__(self, retriever: HybridRetriever, settings: Settings) -> None:
+        from assistant.model_fetch import default_gguf_path
+
+        path = Path(settings.gguf_path) if settings.gguf_path else default_gguf_path()
+        if not path.is_file():
+            raise GeneratorUnavailableError(
+                f"no GGUF model at {path}: run `planqa model fetch`, or set PLANQA_GGUF_PATH to a .gguf file"
+            )
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise GeneratorUnavailableError("mode llamacpp needs llama-cpp-python: pip install -e '.[local]'") from exc
+        self.retriever = retriever
+        self.settings = settings
+        self.model = Llama(model_path=str(path), n_ctx=4096, n_threads=settings.threads or None, verbose=False)
+
+    def stream(self, query: Query, hits: list[Hit]) -> Iterator[str]:
+        messages = [
+            {"role": "system" if role == "system" else "user", "content": content}
+            for role, content in build_messages(query, hits, self.retriever, self.settings.prompts_dir)
+        ]
+        for part in self.model.create_chat_completion(messages=messages, stream=True, temperature=0, max_tokens=400):
+            token = part["choices"][0]["delta"].get("content")
+            if token:
+                yield token
+
+    def draft(self, query: Query, hits: list[Hit]) -> Draft:
+        return draft_from_text("".join(self.stream(query, hits)), hits)
