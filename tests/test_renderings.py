@@ -1,0 +1,41 @@
+"""The English renderings in corpus/translations: complete, faithful to the figures, none orphaned."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tests.conftest import CORPUS
+
+RECORDS = [
+    json.loads(line)
+    for path in sorted((CORPUS / "translations").glob("*.jsonl"))
+    for line in path.read_text(encoding="utf-8").splitlines()
+    if line.strip()
+]
+
+
+def test_no_rendering_is_orphaned():
+    text = "".join(p.read_text(encoding="utf-8") for p in CORPUS.glob("*.txt"))
+    orphans = [r["zh"][:30] for r in RECORDS if r["zh"] not in text]
+    assert not orphans, f"renderings whose Chinese is no longer in the plans: {orphans}"
+
+
+def test_renderings_are_english():
+    assert all(r["en"].strip() and not re.search(r"[\u4e00-\u9fff]", r["en"]) for r in RECORDS)
+
+
+def test_percentages_and_years_are_kept():
+    problems = []
+    for r in RECORDS:
+        for figure in re.findall(r"\d+(?:\.\d+)?%|(?<!\d)(?:19|20)\d\d(?!\d)", r["zh"]):
+            if figure not in r["en"]:
+                problems.append((figure, r["zh"][:30]))
+    assert not problems, problems[:10]
+
+
+def test_every_passage_has_its_english(real_assistant):
+    missing = [
+        (c.path.label(), c.text[:30]) for c, en in zip(real_assistant.index.chunks, real_assistant.retriever.text_en) if not en
+    ]
+    assert not missing, f"passages without an English rendering: {missing[:5]}"
