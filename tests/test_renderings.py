@@ -35,7 +35,6 @@ def test_percentages_and_years_are_kept():
 
 
 def test_every_passage_has_its_english(real_assistant):
-    missing = [
-        (c.path.label(), c.text[:30]) for c, en in zip(real_assistant.index.chunks, real_assistant.retriever.text_en) if not en
-    ]
+    pairs = zip(real_assistant.index.chunks, real_assistant.retriever.text_en)
+    missing = [(c.path.label(), c.text[:30]) for c, en in pairs if not en]
     assert not missing, f"passages without an English rendering: {missing[:5]}"
