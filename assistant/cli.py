@@ -55,7 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = command("outline", cmd_outline, "print a document's recovered outline")
     p.add_argument("doc", help="document id, id prefix, file name or title")
-    command("run", cmd_run, "the main job: build the index if needed, then list the documents")
+    p = command("run", cmd_run, "the main job: build the index if needed, list the documents, start the app")
+    add_serve_flags(p)
+    p = command("serve", cmd_serve, "start the web app")
+    add_serve_flags(p)
     p = command("search", cmd_search, "ranked passages for a question")
     p.add_argument("question")
     p.add_argument("--doc", help="only this document (id, id prefix, file name or title)")
@@ -77,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", choices=["zh", "en"])
     p.add_argument("--limit", type=int)
     return parser
+
+
+def add_serve_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, help="port (default 7860)")
+    p.add_argument("--allow-remote", action="store_true", help="required to bind an address other than loopback")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -228,9 +237,28 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import ipaddress
+
+    from assistant.app import serve
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback if host != "0.0.0.0" else False
+    if not loopback:
+        if not args.allow_remote:
+            raise PlanqaError(f"refusing to bind {host}: other machines could reach the app; add --allow-remote")
+        print(f"planqa: warning: binding {host}: the app is reachable from other machines", file=sys.stderr)
+    assistant = load_assistant(settings)
+    print(f"planqa: serving on http://{host}:{port}", file=sys.stderr)
+    serve(assistant, host, port)
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     args.json = False
-    return cmd_docs(args, settings)
+    cmd_docs(args, settings)
+    return cmd_serve(args, settings)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,299 @@
+"""The Gradio chat page: ask in Chinese or English, read a cited answer with its citation cards, browse
+the recovered outlines. It calls the same `Assistant` as the CLI; nothing here retrieves or answers."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from assistant.errors import PlanqaError
+from assistant.models import Answer, Citation, Hit
+from assistant.pipeline import Assistant
+
+log = logging.getLogger(__name__)
+
+TEXT = {
+    "zh": {
+        "title": "青海规划问答",
+        "subtitle": "用中文或英文提问，答案注明出处（文件 › 章 › 节）。",
+        "placeholder": "例如：青海光伏资源理论可开发量是多少？",
+        "send": "提问",
+        "new": "新对话",
+        "docs": "文件",
+        "all_docs": "全部文件",
+        "mode": "回答方式",
+        "k": "检索段落数",
+        "language": "界面语言",
+        "citations": "引用",
+        "closest": "最接近的段落",
+        "browser": "文件目录",
+        "empty": "请输入问题。",
+        "score": "得分",
+        "context": "展开所在章节全文",
+        "unofficial": "英文为非官方译文",
+    },
+    "en": {
+        "title": "Qinghai plans Q&A",
+        "subtitle": "Ask in Chinese or English; every answer names its source (document › chapter › section).",
+        "placeholder": "e.g. How much photovoltaic potential does Qinghai have in theory?",
+        "send": "Ask",
+        "new": "New chat",
+        "docs": "Document",
+        "all_docs": "All documents",
+        "mode": "Answer mode",
+        "k": "Passages retrieved",
+        "language": "Interface language",
+        "citations": "Citations",
+        "closest": "Closest passages",
+        "browser": "Documents",
+        "empty": "Please type a question.",
+        "score": "score",
+        "context": "Show the whole section",
+        "unofficial": "English renderings are unofficial",
+    },
+}
+EXAMPLES = [
+    "青海光伏资源理论可开发量是多少？",
+    "“十四五”期间主要城市空气质量优良天数比例的目标是多少？",
+    "What does the plan say about salt lakes in the Qaidam Basin?",
+    "How will Qinghai protect the Three-River Source?",
+]
+FOLLOW_UP_RE = re.compile(r"^(and|what about|how about|also|那|还有|那么|另外|其中)\b|^(and|what about)\s", re.I)
+CARD_CSS = """
+.planqa-card {border: 1px solid #d0d7de; border-radius: 8px; padding: 10px 12px; margin: 8px 0;}
+.planqa-card .place {font-weight: 600;}
+.planqa-card .place-zh {color: #57606a; font-size: 0.9em;}
+.planqa-card .quote {margin: 6px 0; line-height: 1.6;}
+.planqa-card mark {background: #fff3b0;}
+.planqa-card .english {color: #24292f; border-left: 3px solid #8c959f; padding-left: 8px; margin: 6px 0;}
+.planqa-card .meta {color: #57606a; font-size: 0.85em;}
+"""
+
+
+def contextual_question(message: str, history: list[dict[str, Any]]) -> str:
+    """A short follow-up ("and for 2025?", "那2025年呢？") is asked together with the previous question."""
+    previous = [m["content"] for m in history if m.get("role") == "user"]
+    short = len(message) <= 12 if re.search(r"[\u4e00-\u9fff]", message) else len(message.split()) <= 5
+    if previous and (short or FOLLOW_UP_RE.search(message.strip())):
+        return f"{previous[-1]} {message}"
+    return message
+
+
+def esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def highlight_quote(passage: str, quote: str) -> str:
+    """The passage, escaped, with the supporting sentence(s) marked."""
+    escaped = esc(passage)
+    for sentence in filter(None, re.split(r"(?<=[。！？])", quote)):
+        escaped = escaped.replace(esc(sentence), f"<mark>{esc(sentence)}</mark>", 1)
+    return escaped.replace("\n", "<br>")
+
+
+def section_text(assistant: Assistant, hit_chunk) -> str:
+    return "\n".join(
+        c.text for c in assistant.index.chunks if c.doc_id == hit_chunk.doc_id and c.path == hit_chunk.path
+    )
+
+
+def citation_card(assistant: Assistant, citation: Citation, score: float, lang: str, ui: str) -> str:
+    doc = assistant.document(citation.chunk.doc_id)
+    english = lang == "en"
+    title = doc["title_en"] if english and doc["title_en"] else f"《{doc['title']}》"
+    place = citation.heading_en if english and citation.heading_en else citation.heading
+    rendering = assistant.retriever.text_en[assistant.retriever.row_of(citation.chunk)] if english else ""
+    parts = [
+        '<div class="planqa-card">',
+        f'<div class="place">[{citation.n}] {esc(title)} › {esc(place)}</div>',
+    ]
+    if english:
+        parts.append(f'<div class="place-zh">《{esc(doc["title"])}》 › {esc(citation.heading)}</div>')
+    parts.append(f'<div class="quote">{highlight_quote(citation.chunk.text, citation.quote)}</div>')
+    if rendering:
+        parts.append(f'<div class="english">{esc(rendering)}<br><em>({esc(TEXT[ui]["unofficial"])})</em></div>')
+    parts.append(f'<div class="meta">{esc(TEXT[ui]["score"])} {score:.4f}</div>')
+    context = section_text(assistant, citation.chunk)
+    parts.append(
+        f"<details><summary>{esc(TEXT[ui]['context'])}</summary>{esc(context).replace(chr(10), '<br>')}</details>"
+    )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def hit_card(assistant: Assistant, hit: Hit, lang: str, ui: str) -> str:
+    citation = Citation(
+        hit.rank,
+        hit.chunk,
+        assistant.document(hit.chunk.doc_id)["title"],
+        hit.chunk.path.label(),
+        assistant.heading_en(hit),
+        "",
+    )
+    return citation_card(assistant, citation, hit.score, lang, ui)
+
+
+def cards_html(assistant: Assistant, answer: Answer, ui: str) -> str:
+    scores = {h.chunk.id: h.score for h in answer.hits}
+    if answer.abstained:
+        cards = [hit_card(assistant, h, answer.lang, ui) for h in answer.hits[:3]]
+        return f"<h4>{esc(TEXT[ui]['closest'])}</h4>" + "".join(cards)
+    cards = [citation_card(assistant, c, scores.get(c.chunk.id, 0.0), answer.lang, ui) for c in answer.citations]
+    return f"<h4>{esc(TEXT[ui]['citations'])}</h4>" + "".join(cards)
+
+
+def answer_markdown(answer: Answer) -> str:
+    """The answer as shown in the chat bubble: escaped, with notes in small type."""
+    text = esc(answer.text)
+    notes = "".join(f"<br><small>ⓘ {esc(n)}</small>" for n in answer.notes)
+    return text + notes
+
+
+def outline_markdown(assistant: Assistant, doc_id: str | None) -> str:
+    from assistant.browse import outline_lines
+
+    if not doc_id:
+        return ""
+    return "```\n" + "\n".join(outline_lines(assistant.index, doc_id)) + "\n```"
+
+
+def available_modes(assistant: Assistant) -> list[str]:
+    from assistant.model_fetch import default_gguf_path
+
+    modes = ["extractive"]
+    if assistant.settings.openai_api_key or assistant.settings.openai_base_url != "http://127.0.0.1:8000/v1":
+        modes.append("openai")
+    if assistant.settings.gguf_path or default_gguf_path().is_file():
+        modes.append("llamacpp")
+    return modes
+
+
+def respond(
+    assistant: Assistant, message: str, history: list[dict[str, Any]], ui: str, doc: str, mode: str, k: float
+) -> Iterator[tuple[list[dict[str, Any]], str, str]]:
+    """One chat turn: (chat history, citation cards, new textbox value), streamed."""
+    history = list(history or [])
+    message = (message or "").strip()
+    if not message:
+        yield history + [{"role": "assistant", "content": esc(TEXT[ui]["empty"])}], "", ""
+        return
+    history.append({"role": "user", "content": esc(message)})
+    question = contextual_question(message, history[:-1])
+    doc_id = None if doc in (None, "", "*") else doc
+    if mode != "extractive":
+        yield from stream_llm(assistant, question, history, doc_id, mode, int(k))
+    try:
+        answer = assistant.ask(question, mode=mode, doc=doc_id, top_k=int(k))
+    except PlanqaError as exc:
+        yield history + [{"role": "assistant", "content": esc(str(exc))}], "", ""
+        return
+    history.append({"role": "assistant", "content": answer_markdown(answer)})
+    yield history, cards_html(assistant, answer, ui), ""
+
+
+def stream_llm(assistant, question, history, doc_id, mode, k) -> Iterator[tuple[list[dict[str, Any]], str, str]]:
+    """Show an LLM's tokens as they come; the checked answer replaces them when it is done."""
+    from assistant.retrieval import Filters
+
+    try:
+        text, _ = assistant.clean_question(question)
+        query = assistant.retriever.prepare(text)
+        hits = assistant.retriever.search(query, max(k, 10), Filters(doc_id))
+        shown = ""
+        for token in assistant.generator(mode).stream(query, hits):
+            shown += token
+            yield history + [{"role": "assistant", "content": esc(shown) + " ▌"}], "", ""
+    except PlanqaError as exc:
+        log.warning("streaming from %s failed: %s", mode, exc)
+
+
+def build_app(assistant: Assistant):
+    import gradio as gr
+
+    docs = [(TEXT["zh"]["all_docs"] + " / " + TEXT["en"]["all_docs"], "*")] + [
+        (f"{d['title']} / {d['title_en']}" if d["title_en"] else d["title"], d["id"]) for d in assistant.index.documents
+    ]
+    with gr.Blocks(title="planqa") as demo:
+        ui_lang = gr.State("zh")
+        header = gr.Markdown(f"## {TEXT['zh']['title']}\n{TEXT['zh']['subtitle']}", elem_id="planqa-header")
+        with gr.Tab("Chat / 问答"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chat = gr.Chatbot(height=420, elem_id="planqa-chat", sanitize_html=True, render_markdown=False)
+                    box = gr.Textbox(
+                        placeholder=TEXT["zh"]["placeholder"],
+                        show_label=False,
+                        elem_id="planqa-question",
+                        max_length=assistant.settings.max_question_chars * 5,
+                    )
+                    with gr.Row():
+                        send = gr.Button(TEXT["zh"]["send"], variant="primary", elem_id="planqa-send")
+                        new = gr.Button(TEXT["zh"]["new"], elem_id="planqa-new")
+                    gr.Examples(EXAMPLES, inputs=box)
+                    cards = gr.HTML(elem_id="planqa-cards")
+                with gr.Column(scale=1):
+                    language = gr.Radio(
+                        [("中文", "zh"), ("English", "en")],
+                        value="zh",
+                        label="界面语言 / Language",
+                        elem_id="planqa-lang",
+                    )
+                    doc = gr.Dropdown(docs, value="*", label="文件 / Document")
+                    mode = gr.Radio(available_modes(assistant), value="extractive", label="回答方式 / Mode")
+                    k = gr.Slider(3, 20, value=assistant.settings.top_k, step=1, label="段落数 / Passages")
+        with gr.Tab("Documents / 文件目录"):
+            pick = gr.Dropdown(docs[1:], value=docs[1][1] if len(docs) > 1 else None, label="文件 / Document")
+            outline = gr.Markdown(outline_markdown(assistant, docs[1][1] if len(docs) > 1 else None))
+            pick.change(lambda d: outline_markdown(assistant, d), pick, outline)
+
+        def turn(message, history, ui, doc_id, mode_name, k_value):
+            yield from respond(assistant, message, history, ui, doc_id, mode_name, k_value)
+
+        inputs = [box, chat, ui_lang, doc, mode, k]
+        send.click(turn, inputs, [chat, cards, box], api_name=False)
+        box.submit(turn, inputs, [chat, cards, box], api_name=False)
+        new.click(lambda: ([], "", ""), None, [chat, cards, box], api_name=False)
+
+        def switch(ui):
+            t = TEXT[ui]
+            return (
+                ui,
+                f"## {t['title']}\n{t['subtitle']}",
+                gr.update(placeholder=t["placeholder"]),
+                gr.update(value=t["send"]),
+                gr.update(value=t["new"]),
+            )
+
+        language.change(switch, language, [ui_lang, header, box, send, new], api_name=False)
+        # follow the browser's language on first load
+        demo.load(
+            None, None, language, js="() => (navigator.language || 'zh').toLowerCase().startsWith('zh') ? 'zh' : 'en'"
+        )
+
+        def api_ask(question: str, doc_id: str = "*", mode_name: str = "extractive", k_value: float = 10) -> dict:
+            from assistant.presentation import answer_json
+
+            answer = assistant.ask(
+                question, mode=mode_name, doc=None if doc_id in ("", "*") else doc_id, top_k=int(k_value)
+            )
+            return answer_json(assistant, answer)
+
+        gr.api(api_ask, api_name="ask")
+    return demo
+
+
+def serve(assistant: Assistant, host: str, port: int, block: bool = True):
+    demo = build_app(assistant)
+    demo.queue(default_concurrency_limit=4)
+    return demo.launch(
+        server_name=host,
+        server_port=port,
+        share=False,
+        prevent_thread_lock=not block,
+        show_error=True,
+        css=CARD_CSS,
+        footer_links=[],
+    )
