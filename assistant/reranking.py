@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from assistant.embedding import sentence_transformers
 from assistant.errors import EmbedderUnavailableError
 from assistant.models import Hit
 from assistant.settings import Settings
@@ -11,14 +12,9 @@ class CrossEncoderReranker:
     """Reorders fused hits by a cross-encoder's relevance score, e.g. `BAAI/bge-reranker-v2-m3`."""
 
     def __init__(self, settings: Settings) -> None:
+        library = sentence_transformers()
         try:
-            from sentence_transformers import CrossEncoder
-        except ImportError as exc:
-            raise EmbedderUnavailableError(
-                "the reranker needs sentence-transformers: pip install -e '.[hf]' (after torch==2.13.0)"
-            ) from exc
-        try:
-            self._model = CrossEncoder(settings.reranker, device="cpu")
+            self._model = library.CrossEncoder(settings.reranker, device="cpu")
         except Exception as exc:  # OSError, hub errors, ValueError: all mean "cannot load it"
             raise EmbedderUnavailableError(f"cannot load reranker {settings.reranker!r}: {exc}") from exc
 
