@@ -43,6 +43,7 @@ test: $(TEST_STAMP) browser
 bench: $(TEST_STAMP) browser
 	$(BIN)/python benchmarks/bench_index.py
 	$(BIN)/python benchmarks/bench_retrieval.py
+	$(BIN)/python benchmarks/bench_english.py
 	$(BIN)/python benchmarks/load_app.py
 	PLANQA_SCREENSHOT=eval/screenshots $(BIN)/python -m pytest -q tests/test_app.py -k browser
 

@@ -76,7 +76,7 @@ class SentencePicker:
             sentences = self.retriever.sentences_of(self.retriever.row_of(hit.chunk))
             for i, (text, vector) in enumerate(sentences):
                 overlap = word_overlap(text, wanted)
-                if wanted_en:
+                if wanted_en and self.retriever.settings.use_renderings:
                     rendering = self.retriever.curation.rendering(text) or ""
                     overlap = max(overlap, len(wanted_en & set(en_tokens(rendering))) / len(wanted_en))
                 score = float(vector @ query_vector) + self.overlap_weight * overlap + 0.02 / hit.rank
@@ -150,7 +150,7 @@ class ExtractiveGenerator:
     def render(self, query: Query, evidence: Evidence, n: int) -> str:
         if query.lang == "zh":
             return f"{evidence.sentence}[{n}]"
-        rendering = self.retriever.curation.rendering(evidence.sentence)
+        rendering = self.retriever.curation.rendering(evidence.sentence) if self.settings.use_renderings else None
         if rendering:
             return f"{rendering} [{n}]"
         return f"The plan states (in Chinese): “{evidence.sentence}” [{n}]"

@@ -163,7 +163,7 @@ class Assistant:
         citations = make_citations(
             list(draft.cited), list(draft.quotes), docs, [self.heading_en(h) for h in draft.cited]
         )
-        if query.lang == "en" and any(self.renderings(draft.cited)):
+        if query.lang == "en" and self.settings.use_renderings and any(self.renderings(draft.cited)):
             notes.append("English renderings of the Chinese plans are unofficial")
         return Answer(
             query.original, query.lang, draft.text, False, mode, tuple(citations), tuple(hits), {}, tuple(notes)

@@ -193,7 +193,7 @@ class HybridRetriever:
         rankings["dense_sentence"] = top_rows(best_sentence, allowed, self.settings.dense_depth)
         zh_query = zh_tokens(query.text) if query.lang == "zh" else zh_tokens(" ".join(query.zh_terms))
         rankings["bm25"] = top_rows(self.zh_index.scores(zh_query), allowed, self.settings.bm25_depth)
-        if query.lang == "en":
+        if query.lang == "en" and self.settings.use_renderings:
             rankings["bm25_en"] = top_rows(
                 self.en_index.scores(en_tokens(query.text)), allowed, self.settings.bm25_depth
             )

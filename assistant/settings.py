@@ -44,6 +44,9 @@ class Settings:
     outline_weight: float = field(default=0.1, metadata={"doc": "RRF weight of outline (heading) matches"})
     reranker: str = field(default="", metadata={"doc": "cross-encoder model name/folder; empty: off"})
     rerank_depth: int = field(default=30, metadata={"doc": "fused candidates the reranker sees"})
+    use_renderings: bool = field(
+        default=True, metadata={"doc": "use the curated English renderings (else glossary only)"}
+    )
     # Answering
     generator: str = field(default="extractive", metadata={"doc": "extractive | openai | llamacpp"})
     max_question_chars: int = field(default=2000, metadata={"doc": "longer questions are truncated"})
