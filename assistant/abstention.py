@@ -1,5 +1,5 @@
-"""Deciding that the plans do not say: the question names something the plans never mention, asks for a
-quantity in a unit the evidence lacks, or the evidence covers too little of what an English question asks."""
+"""Deciding that the plans do not say: the question names something the plans never mention, asks about a
+year or for a quantity in a unit the evidence lacks, or the evidence covers too little of an English question."""
 
 from __future__ import annotations
 
@@ -71,6 +71,14 @@ def missing_unit(question: str, evidence: str) -> str | None:
     return None
 
 
+def missing_year(question: str, evidence: str) -> str | None:
+    """A year the question asks about ("到2035年", "by 2035") that the evidence never mentions."""
+    for year in re.findall(r"(?<!\d)(?:19|20)\d\d(?!\d)", question):
+        if year not in evidence:
+            return year
+    return None
+
+
 def english_coverage(question: str, renderings: str) -> float:
     words = set(en_tokens(question))
     if not words:
@@ -91,6 +99,9 @@ def judge(
         unknown = unknown_terms(question, corpus_text, settings)
         if unknown:
             return Verdict(True, f"the plans never mention {', '.join(unknown)}")
+    year = missing_year(question, evidence_zh + " " + evidence_en)
+    if year:
+        return Verdict(True, f"the passages found say nothing about {year}")
     unit = missing_unit(question, evidence_zh + " " + evidence_en)
     if unit:
         return Verdict(True, f"the question asks for a {unit} figure the passages do not give")

@@ -48,6 +48,8 @@ def test_abstains_when_the_plans_do_not_say(real_assistant):
     assert len(answer.hits) >= 10, "the closest passages are still shown"
     money = real_assistant.ask("What is the budget in yuan for the Qinghai Lake national park?")
     assert money.abstained and money.text.startswith("The plans do not say")
+    later = real_assistant.ask("What photovoltaic capacity does Qinghai target for 2040?")
+    assert later.abstained and any("2040" in note for note in later.notes)
 
 
 def test_citation_check_catches_wrong_markers_figures_and_names(real_assistant):

@@ -49,3 +49,4 @@ def test_dev_set_answer_floor(real_assistant, record_property):
     assert summary["en"]["key_accuracy"] >= 0.70
     assert summary["all"]["section_true"] >= 0.90
     assert summary["all"]["language_match"] >= 0.95
+    assert summary["zh"]["abstained_unanswerable"] >= 0.75 and summary["all"]["false_abstention"] <= 0.1
