@@ -45,7 +45,7 @@ bench: $(TEST_STAMP) browser
 	$(BIN)/python benchmarks/bench_retrieval.py
 	$(BIN)/python benchmarks/bench_english.py
 	$(BIN)/python benchmarks/load_app.py
-	PLANQA_SCREENSHOT=eval/screenshots $(BIN)/python -m pytest -q tests/test_app.py -k browser
+	PLANQA_SCREENSHOT=eval/screenshots $(BIN)/python -m pytest -q tests/test_app.py -k chinese_then_english
 
 clean:
 	rm -rf index .pytest_cache .ruff_cache

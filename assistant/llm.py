@@ -5,6 +5,7 @@ that the citation check then verifies."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from string import Template
@@ -13,11 +14,11 @@ from assistant.answering import Draft
 from assistant.citations import MARKER_RE
 from assistant.errors import GeneratorUnavailableError, SettingsError
 from assistant.models import Hit
-from assistant.retrieval import HybridRetriever, Query
+from assistant.retrieval import HybridRetriever, Query, bigram_set
+from assistant.segmentation import en_tokens
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
-PASSAGES_IN_PROMPT = 6
 
 
 def fill(template_path: Path, **values: str) -> str:
@@ -28,9 +29,11 @@ def fill(template_path: Path, **values: str) -> str:
         raise SettingsError(f"prompt {template_path.name} needs a value for {exc}") from exc
 
 
-def build_messages(query: Query, hits: list[Hit], retriever: HybridRetriever, prompts: Path) -> list[tuple[str, str]]:
+def build_messages(
+    query: Query, hits: list[Hit], retriever: HybridRetriever, prompts: Path, passages: int
+) -> list[tuple[str, str]]:
     blocks = []
-    for n, hit in enumerate(hits[:PASSAGES_IN_PROMPT], 1):
+    for n, hit in enumerate(hits[:passages], 1):
         doc = next(d for d in retriever.index.documents if d["id"] == hit.chunk.doc_id)
         rendering = retriever.text_en[retriever.row_of(hit.chunk)] if query.lang == "en" else ""
         blocks.append(
@@ -47,10 +50,12 @@ def build_messages(query: Query, hits: list[Hit], retriever: HybridRetriever, pr
     return [("system", system), ("human", query.text)]
 
 
-def draft_from_text(text: str, hits: list[Hit]) -> Draft:
-    """An LLM's answer as a draft: its [n] refer to the passages in the prompt, in order."""
+def draft_from_text(text: str, shown: list[Hit], renderings: list[str]) -> Draft:
+    """An LLM's answer as a draft: its [n] refer to the passages in the prompt, in order. A sentence the
+    model left without a marker gets the shown passage it overlaps most, if any overlaps enough; the
+    citation check then decides whether that passage really supports it."""
+    text = attach_missing_markers(text, shown, renderings)
     used = sorted({int(n) for n in MARKER_RE.findall(text)})
-    shown = hits[:PASSAGES_IN_PROMPT]
     cited = tuple(shown[n - 1] for n in used if 1 <= n <= len(shown))
     renumber = {n: i for i, n in enumerate([n for n in used if 1 <= n <= len(shown)], 1)}
     text = MARKER_RE.sub(lambda m: f"[{renumber.get(int(m.group(1)), int(m.group(1)) + 100)}]", text)
@@ -58,10 +63,54 @@ def draft_from_text(text: str, hits: list[Hit]) -> Draft:
     return Draft(text.strip(), cited, tuple(h.chunk.text for h in cited), abstained)
 
 
-class OpenAIGenerator:
+def attach_missing_markers(text: str, shown: list[Hit], renderings: list[str], floor: float = 0.5) -> str:
+    pieces = re.split(r"(?<=[。！？!?])|(?<=\.)\s+", text.strip())
+    out = []
+    for piece in filter(None, (p.strip() for p in pieces)):
+        if MARKER_RE.search(piece) or not shown:
+            out.append(piece)
+            continue
+        words = content_units(piece)
+        overlaps = [overlap(words, content_units(h.chunk.text + " " + r)) for h, r in zip(shown, renderings)]
+        best = max(range(len(shown)), key=lambda i: overlaps[i])
+        out.append(f"{piece}[{best + 1}]" if overlaps[best] >= floor else piece)
+    joiner = "" if re.search(r"[\u4e00-\u9fff]", text) else " "
+    return joiner.join(out)
+
+
+def content_units(text: str) -> set[str]:
+    """Chinese character pairs and English content words: what a claim and a passage can share."""
+    return bigram_set(re.sub(r"[^\u4e00-\u9fff]", "", text)) | set(en_tokens(text))
+
+
+def overlap(claim: set[str], passage: set[str]) -> float:
+    return len(claim & passage) / len(claim) if claim else 0.0
+
+
+class ChatGenerator:
+    """What the LLM generators share: the prompt from the top passages, and the draft from the reply."""
+
+    passages = 4
+    retriever: HybridRetriever
+    settings: Settings
+
+    def stream(self, query: Query, hits: list[Hit]) -> Iterator[str]:
+        raise NotImplementedError
+
+    def messages(self, query: Query, hits: list[Hit]) -> list[tuple[str, str]]:
+        return build_messages(query, hits, self.retriever, self.settings.prompts_dir, self.passages)
+
+    def draft(self, query: Query, hits: list[Hit]) -> Draft:
+        shown = hits[: self.passages]
+        renderings = [self.retriever.text_en[self.retriever.row_of(h.chunk)] for h in shown]
+        return draft_from_text("".join(self.stream(query, hits)), shown, renderings)
+
+
+class OpenAIGenerator(ChatGenerator):
     """Any OpenAI-compatible chat endpoint (OpenAI, vLLM, llama.cpp server, Ollama...), streaming."""
 
     name = "openai"
+    passages = 6  # a hosted model reads a long prompt fast
 
     def __init__(self, retriever: HybridRetriever, settings: Settings) -> None:
         try:
@@ -80,7 +129,7 @@ class OpenAIGenerator:
         )
 
     def stream(self, query: Query, hits: list[Hit]) -> Iterator[str]:
-        messages = build_messages(query, hits, self.retriever, self.settings.prompts_dir)
+        messages = self.messages(query, hits)
         try:
             for chunk in self.client.stream(messages):
                 if chunk.content:
@@ -88,14 +137,12 @@ class OpenAIGenerator:
         except Exception as exc:  # openai/httpx raise many kinds; all mean "the backend failed"
             raise GeneratorUnavailableError(f"the LLM endpoint {self.settings.openai_base_url} failed: {exc}") from exc
 
-    def draft(self, query: Query, hits: list[Hit]) -> Draft:
-        return draft_from_text("".join(self.stream(query, hits)), hits)
 
-
-class LlamaCppGenerator:
+class LlamaCppGenerator(ChatGenerator):
     """A local GGUF model through llama-cpp-python (`pip install -e '.[local]'`; `planqa model fetch`)."""
 
     name = "llamacpp"
+    passages = 3  # a 1.5B model on two cores reads ~50 prompt tokens a second: keep the prompt short
 
     def __init__(self, retriever: HybridRetriever, settings: Settings) -> None:
         from assistant.model_fetch import default_gguf_path
@@ -111,17 +158,16 @@ class LlamaCppGenerator:
             raise GeneratorUnavailableError("mode llamacpp needs llama-cpp-python: pip install -e '.[local]'") from exc
         self.retriever = retriever
         self.settings = settings
-        self.model = Llama(model_path=str(path), n_ctx=4096, n_threads=settings.threads or None, verbose=False)
+        self.model = Llama(
+            model_path=str(path), n_ctx=3072, n_batch=512, n_threads=settings.threads or None, verbose=False
+        )
 
     def stream(self, query: Query, hits: list[Hit]) -> Iterator[str]:
         messages = [
             {"role": "system" if role == "system" else "user", "content": content}
-            for role, content in build_messages(query, hits, self.retriever, self.settings.prompts_dir)
+            for role, content in self.messages(query, hits)
         ]
         for part in self.model.create_chat_completion(messages=messages, stream=True, temperature=0, max_tokens=400):
             token = part["choices"][0]["delta"].get("content")
             if token:
                 yield token
-
-    def draft(self, query: Query, hits: list[Hit]) -> Draft:
-        return draft_from_text("".join(self.stream(query, hits)), hits)
