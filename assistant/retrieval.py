@@ -5,6 +5,7 @@ to the Chinese text through the curated glossary; Traditional Chinese is convert
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -114,6 +115,7 @@ class HybridRetriever:
             self._sentences_by_row.setdefault(int(row), []).append(position)
         self._row_of = {c.id: i for i, c in enumerate(index.chunks)}
         self._recent_queries: dict[str, np.ndarray] = {}
+        self._cache_lock = threading.Lock()  # the web app searches from several threads
         self.reranker = make_reranker(settings)
 
     def _places(self) -> tuple[list[int], list[list[str]]]:
@@ -136,12 +138,14 @@ class HybridRetriever:
 
     def query_vector(self, text: str) -> np.ndarray:
         """The query's embedding; the last few are kept, as answering asks again for the same text."""
-        cached = self._recent_queries.get(text)
+        with self._cache_lock:
+            cached = self._recent_queries.get(text)
         if cached is None:
             cached = self.embedder.embed_queries([text])[0]
-            self._recent_queries[text] = cached
-            if len(self._recent_queries) > 64:
-                self._recent_queries.pop(next(iter(self._recent_queries)))
+            with self._cache_lock:
+                self._recent_queries[text] = cached
+                if len(self._recent_queries) > 64:
+                    self._recent_queries.pop(next(iter(self._recent_queries)))
         return cached
 
     def dense_text(self, query: Query) -> str:
