@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("faiss", "bm25s", "jieba"):
+    for noisy in ("faiss", "bm25s", "jieba", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         settings = settings_from_args(args)
