@@ -67,8 +67,8 @@ class SentencePicker:
 
     def pick(self, query: Query, hits: list[Hit]) -> list[Evidence]:
         query_vector = self.retriever.query_vector(self.retriever.dense_text(query))
-        wanted = set(zh_tokens(query.text)) | set(query.zh_terms)
-        wanted_en = set(en_tokens(query.text)) if query.lang == "en" else set()
+        wanted = set(zh_tokens(query.search_text)) | set(query.zh_terms)
+        wanted_en = set(en_tokens(query.search_text)) if query.lang == "en" else set()
         asks_number = bool(NUMBER_QUESTION_RE.search(query.text))
         asks_definition = bool(DEFINITION_QUESTION_RE.search(query.text))
         scored = []

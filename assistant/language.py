@@ -86,39 +86,77 @@ def title_core_en(title: str) -> set[str]:
     return {w[:6] for w in re.findall(r"[a-z]+", title.lower()) if w not in COMMON_TITLE_WORDS_EN}
 
 
+@dataclass(frozen=True)
+class DocumentMention:
+    """Where a question names one of the plans: the document, and the characters naming it."""
+
+    doc_id: str
+    start: int
+    end: int
+
+    quoted: bool = False  # named by its full title in 《》
+
+    def removed_from(self, question: str) -> str:
+        """The question without the plan's name, which otherwise outweighs what is asked about it."""
+        rest = " ".join((question[: self.start] + " " + question[self.end :]).split())
+        return rest or question
+
+
 def named_document(question: str, titles: dict[str, tuple[str, str]]) -> str | None:
+    mention = find_document_mention(question, titles)
+    return mention.doc_id if mention else None
+
+
+def find_document_mention(question: str, titles: dict[str, tuple[str, str]]) -> DocumentMention | None:
     """The document a question names as "the … plan" / "…规划", when exactly one title fits.
 
     `titles` maps a document id to its (Chinese title, English title)."""
-    scores: dict[str, float] = {}
+    found: dict[str, tuple[float, int, int]] = {}
     for doc_id, (title_zh, title_en) in titles.items():
-        scores[doc_id] = max(
+        found[doc_id] = max(
             _zh_mention(question, title_core_zh(title_zh)), _en_mention(question, title_core_en(title_en))
         )
-    best = sorted(scores.items(), key=lambda kv: -kv[1])
-    if not best or best[0][1] < 0.5 or (len(best) > 1 and best[1][1] >= best[0][1]):
+    best = sorted(found.items(), key=lambda kv: -kv[1][0])
+    if not best or best[0][1][0] < 0.5 or (len(best) > 1 and best[1][1][0] >= best[0][1][0]):
         return None
-    return best[0][0]
+    doc_id, (_, start, end) = best[0]
+    start, end = _widen_to_brackets(question, start, end)
+    return DocumentMention(doc_id, start, end, question[start] == "《")
 
 
-def _zh_mention(question: str, core: str) -> float:
-    """Share of the title core's character pairs found just before a 规划 in the question."""
+def _zh_mention(question: str, core: str) -> tuple[float, int, int]:
+    """Share of the title core's character pairs found just before a 规划 in the question, and the span
+    from the first such pair to the end of 规划."""
     pairs = {core[i : i + 2] for i in range(len(core) - 1)}
-    best = 0.0
+    best = (0.0, 0, 0)
     for m in re.finditer("规划", question):
-        before = question[max(0, m.start() - len(core) - 2) : m.start()]
-        found = {before[i : i + 2] for i in range(len(before) - 1)}
-        if pairs:
-            best = max(best, len(pairs & found) / len(pairs))
+        window_start = max(0, m.start() - len(core) - 2)
+        before = question[window_start : m.start()]
+        found = [i for i in range(len(before) - 1) if before[i : i + 2] in pairs]
+        if pairs and found:
+            share = len({before[i : i + 2] for i in found}) / len(pairs)
+            if share > best[0]:
+                best = (share, window_start + found[0], m.end())
     return best
 
 
-def _en_mention(question: str, core: set[str]) -> float:
-    """Share of the English title's distinctive words found in the few words before "plan"."""
-    words = [w[:6] for w in re.findall(r"[a-z]+", question.lower())]  # "environmental" ~ "environment"
-    best = 0.0
-    for i, word in enumerate(words):
-        if word in {"plan", "plans"} and core:  # (cut to six letters, as the words are)
-            window = set(words[max(0, i - 5) : i])
-            best = max(best, len(core & window) / len(core))
+def _en_mention(question: str, core: set[str]) -> tuple[float, int, int]:
+    """Share of the English title's distinctive words found in the few words before "plan", and the
+    span from the first such word to the end of "plan"."""
+    words = [(m.group(0).lower()[:6], m.start(), m.end()) for m in re.finditer(r"[A-Za-z]+", question)]
+    best = (0.0, 0, 0)
+    for i, (word, _, end) in enumerate(words):
+        if word in {"plan", "plans"} and core:  # words cut to six letters: "environmental" ~ "environment"
+            window = [w for w in words[max(0, i - 5) : i] if w[0] in core]
+            share = len({w[0] for w in window}) / len(core)
+            if window and share > best[0]:
+                best = (share, window[0][1], end)
     return best
+
+
+def _widen_to_brackets(question: str, start: int, end: int) -> tuple[int, int]:
+    """Take in the whole 《…》 when the mention sits inside one."""
+    opening, closing = question.rfind("《", 0, start + 1), question.find("》", end - 1)
+    if opening != -1 and closing != -1 and "》" not in question[opening:start]:
+        return opening, closing + 1
+    return start, end

@@ -153,7 +153,7 @@ class Assistant:
     def finish(self, query: Query, hits: list[Hit], draft: Draft, mode: str, notes: list[str]) -> Answer:
         evidence_zh = " ".join(draft.quotes)
         evidence_en = " ".join(filter(None, (self.curation.rendering(s) or "" for s in split_quotes(draft.quotes))))
-        verdict = judge(query.lang, query.text, evidence_zh, evidence_en, self.corpus_text)
+        verdict = judge(query.lang, query.search_text, evidence_zh, evidence_en, self.corpus_text)
         if draft.abstained or verdict.abstain or not draft.cited:
             text = ABSTAIN[query.lang]
             if verdict.reason:

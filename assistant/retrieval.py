@@ -5,6 +5,7 @@ to the Chinese text through the curated glossary; Traditional Chinese is convert
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,8 +14,9 @@ import numpy as np
 
 from assistant.curation import Curation
 from assistant.embedding import Embedder
-from assistant.language import GlossaryBridge, detect_language, named_document, to_simplified
-from assistant.models import Chunk, Hit
+from assistant.language import GlossaryBridge, detect_language, find_document_mention, to_simplified
+from assistant.models import Chunk, Hit, SectionPath
+from assistant.numerals import parse_numeral
 from assistant.segmentation import en_tokens, zh_tokens
 from assistant.settings import Settings
 from assistant.store import StoredIndex, read_jsonl
@@ -31,6 +33,14 @@ class Query:
     lang: str
     zh_terms: tuple[str, ...] = ()  # Chinese glossary terms an English question names
     named_doc: str | None = None  # the document the question names ("the ecological economy plan")
+    topic: str = ""  # the text to match: the question without the plan's name, when it names one
+    # A full 《title》 swamps a short question's embedding; an informal "生态经济规划" still says what
+    # the question is about (measured on the dev set), so only the former is left out of the dense query.
+    quoted_title: bool = False
+
+    @property
+    def search_text(self) -> str:
+        return self.topic or self.text
 
 
 @dataclass(frozen=True)
@@ -101,7 +111,7 @@ class HybridRetriever:
         self.zh_index = LexicalIndex([r["tokens"] for r in records])
         self.en_index = LexicalIndex([r.get("tokens_en", []) for r in records])
         self.doc_titles = {d["id"]: (d["title"], d["source"]) for d in index.documents}
-        self.place_of, place_texts = self._places()
+        self.place_of, place_texts, self.place_paths = self._places()
         self.place_index = LexicalIndex(place_texts)
         self.bigrams = [bigram_set(c.text) for c in index.chunks]
         self.passage_vectors = index.store.vectors()
@@ -118,10 +128,11 @@ class HybridRetriever:
         self._cache_lock = threading.Lock()  # the web app searches from several threads
         self.reranker = make_reranker(settings)
 
-    def _places(self) -> tuple[list[int], list[list[str]]]:
+    def _places(self) -> tuple[list[int], list[list[str]], list[SectionPath]]:
         """Each distinct place (document, chapter, section/box/term) with its Chinese and English titles."""
         keys: dict[tuple, int] = {}
         texts: list[list[str]] = []
+        paths: list[SectionPath] = []
         place_of = []
         for chunk in self.index.chunks:
             key = (chunk.doc_id, chunk.path)
@@ -133,8 +144,9 @@ class HybridRetriever:
                 )
                 keys[key] = len(texts)
                 texts.append(zh_tokens(label + chunk.path.term_title) + en_tokens(heading_en))
+                paths.append(chunk.path)
             place_of.append(keys[key])
-        return place_of, texts
+        return place_of, texts, paths
 
     def query_vector(self, text: str) -> np.ndarray:
         """The query's embedding; the last few are kept, as answering asks again for the same text."""
@@ -149,7 +161,8 @@ class HybridRetriever:
         return cached
 
     def dense_text(self, query: Query) -> str:
-        return query.text if not query.zh_terms else f"{query.text} ({' '.join(query.zh_terms)})"
+        text = query.search_text if query.quoted_title else query.text
+        return text if not query.zh_terms else f"{text} ({' '.join(query.zh_terms)})"
 
     def sentences_of(self, row: int) -> list[tuple[str, np.ndarray]]:
         """The sentences of a passage (by row) with their vectors."""
@@ -165,7 +178,10 @@ class HybridRetriever:
         if lang == "en":
             terms = tuple(dict.fromkeys(m.entry.zh for m in self.bridge.matches(text)))
         titles = {d["id"]: (d["title"], d["title_en"]) for d in self.index.documents}
-        return Query(question, text, lang, terms, named_document(text, titles))
+        mention = find_document_mention(text, titles)
+        if mention is None:
+            return Query(question, text, lang, terms)
+        return Query(question, text, lang, terms, mention.doc_id, mention.removed_from(text), mention.quoted)
 
     def search(self, question: str | Query, top_k: int | None = None, filters: Filters = Filters()) -> list[Hit]:
         query = question if isinstance(question, Query) else self.prepare(question)
@@ -180,6 +196,7 @@ class HybridRetriever:
             "bm25": self.settings.bm25_weight,
             "bm25_en": self.settings.english_weight,
             "outline": self.settings.outline_weight,
+            "named_place": self.settings.named_place_weight,
         }
         fused = rrf_fuse(rankings, weights, self.settings.rrf_k)
         hits = self.collapse(fused, rankings, max(top_k, self.settings.rerank_depth if self.reranker else 0))
@@ -195,18 +212,30 @@ class HybridRetriever:
         best_sentence = np.full(len(dense_scores), -1.0, dtype=np.float32)
         np.maximum.at(best_sentence, self.sentence_rows, self.sentence_vectors @ query_vector)
         rankings["dense_sentence"] = top_rows(best_sentence, allowed, self.settings.dense_depth)
-        zh_query = zh_tokens(query.text) if query.lang == "zh" else zh_tokens(" ".join(query.zh_terms))
+        zh_query = zh_tokens(query.search_text) if query.lang == "zh" else zh_tokens(" ".join(query.zh_terms))
         rankings["bm25"] = top_rows(self.zh_index.scores(zh_query), allowed, self.settings.bm25_depth)
         if query.lang == "en" and self.settings.use_renderings:
             rankings["bm25_en"] = top_rows(
-                self.en_index.scores(en_tokens(query.text)), allowed, self.settings.bm25_depth
+                self.en_index.scores(en_tokens(query.search_text)), allowed, self.settings.bm25_depth
             )
         rankings["outline"] = self.outline_ranking(query, dense_scores, allowed)
+        rankings["named_place"] = self.named_place_ranking(query, dense_scores, allowed)
         return {name: ranking for name, ranking in rankings.items() if ranking}
+
+    def named_place_ranking(self, query: Query, dense_scores: np.ndarray, allowed: np.ndarray) -> list[int]:
+        """Passages of the places the question names outright (a section or box title quoted whole,
+        专栏5 / Box 5, 第三章第二节, a glossary term), best dense match first within each place."""
+        reference = PlaceReference.parse(query.search_text)
+        scores = [reference.matches(path) for path in self.place_paths]
+        if not any(scores):
+            return []
+        rows = [i for i in range(len(self.place_of)) if allowed[i] and scores[self.place_of[i]] > 0]
+        return sorted(rows, key=lambda i: (-scores[self.place_of[i]], -dense_scores[i]))
 
     def outline_ranking(self, query: Query, dense_scores: np.ndarray, allowed: np.ndarray) -> list[int]:
         """Passages of the places whose titles the question names, best places first."""
-        tokens = zh_tokens(query.text) + en_tokens(query.text) + zh_tokens(" ".join(query.zh_terms))
+        text = query.search_text
+        tokens = zh_tokens(text) + en_tokens(text) + zh_tokens(" ".join(query.zh_terms))
         place_scores = self.place_index.scores(tokens)
         best_places = [int(p) for p in np.argsort(-place_scores)[:3] if place_scores[p] > 0]
         ranking: list[int] = []
@@ -229,6 +258,46 @@ class HybridRetriever:
             if len(kept) >= limit:
                 break
         return kept
+
+
+CHAPTER_RE = re.compile(r"第([一二三四五六七八九十\d]+)章|chapter (\d+)", re.I)
+SECTION_RE = re.compile(r"第([一二三四五六七八九十\d]+)节|section (\d+)", re.I)
+BOX_RE = re.compile(r"专栏\s*(\d+)|box (\d+)", re.I)
+GLOSSARY_RE = re.compile(r"名词解释|glossary", re.I)
+
+
+@dataclass(frozen=True)
+class PlaceReference:
+    """What a question says outright about where to look."""
+
+    text: str
+    chapter: int | None
+    section: int | None
+    box: int | None
+    glossary: bool
+
+    @classmethod
+    def parse(cls, question: str) -> PlaceReference:
+        def number(pattern: re.Pattern) -> int | None:
+            m = pattern.search(question)
+            return None if m is None else parse_numeral(m.group(1) or m.group(2))
+
+        return cls(question, number(CHAPTER_RE), number(SECTION_RE), number(BOX_RE), bool(GLOSSARY_RE.search(question)))
+
+    def matches(self, path: SectionPath) -> int:
+        """How many things the question says about this place hold (0: none, or one contradicts)."""
+        said = [
+            (self.chapter is not None, path.chapter == self.chapter),
+            (self.section is not None, path.section == self.section and path.part == "body"),
+            (self.box is not None, path.box == self.box),
+            (self.glossary, path.part == "glossary"),
+            (len(path.section_title) >= 4 and path.section_title in self.text, True),
+            (len(path.box_title) >= 4 and path.box_title in self.text, True),
+            (len(path.term_title) >= 2 and path.term_title in self.text, True),
+        ]
+        if any(asked and not holds for asked, holds in said[:4]):
+            return 0
+        return sum(1 for asked, holds in said if asked and holds)
 
 
 def limit_blas_threads() -> None:

@@ -43,6 +43,9 @@ class Settings:
     english_weight: float = field(default=1.0, metadata={"doc": "RRF weight of BM25 over English renderings"})
     outline_weight: float = field(default=0.1, metadata={"doc": "RRF weight of outline (heading) matches"})
     reranker: str = field(default="", metadata={"doc": "cross-encoder model name/folder; empty: off"})
+    named_place_weight: float = field(
+        default=1.0, metadata={"doc": "RRF weight of places the question names (专栏5, a section title)"}
+    )
     rerank_depth: int = field(default=30, metadata={"doc": "fused candidates the reranker sees"})
     use_renderings: bool = field(
         default=True, metadata={"doc": "use the curated English renderings (else glossary only)"}

@@ -7,9 +7,16 @@ import pytest
 from assistant.curation import GlossaryEntry
 from assistant.dataset import load_dataset
 from assistant.evaluation import evaluate_retrieval, retrieval_summary
-from assistant.language import GlossaryBridge, detect_language, named_document, to_simplified
+from assistant.language import (
+    GlossaryBridge,
+    detect_language,
+    find_document_mention,
+    named_document,
+    to_simplified,
+)
+from assistant.models import SectionPath
 from assistant.pipeline import Assistant
-from assistant.retrieval import rrf_fuse
+from assistant.retrieval import PlaceReference, rrf_fuse
 from assistant.settings import PROJECT_ROOT
 from tests.conftest import SMALL_PLAN
 
@@ -80,6 +87,33 @@ def test_named_document():
     assert named_document("生态经济规划对2035年的远景是怎么描述的？", titles) == "eco"
     assert named_document("What does the environmental protection plan say about ozone?", titles) == "env"
     assert named_document("What does the plan say about lakes?", titles) is None
+
+
+def test_document_mention_is_cut_from_the_text_to_match():
+    titles = {
+        "eco": ("青海省生态经济发展规划(2021—2025年)", "Qinghai Ecological Economy Development Plan (2021–2025)"),
+        "env": ("青海省“十四五”生态环境保护规划", "Qinghai 14th Five-Year Ecological Environment Protection Plan"),
+    }
+    quoted = find_document_mention("《青海省生态经济发展规划》确定了哪几条基本原则？", titles)
+    assert quoted.doc_id == "eco" and quoted.quoted
+    assert quoted.removed_from("《青海省生态经济发展规划》确定了哪几条基本原则？") == "确定了哪几条基本原则？"
+    question = "In the ecological economy plan, what is Golmud for?"
+    informal = find_document_mention(question, titles)
+    assert informal.doc_id == "eco" and not informal.quoted
+    assert informal.removed_from(question) == "In the , what is Golmud for?"
+
+
+def test_place_reference():
+    box5 = SectionPath("box", chapter=7, chapter_title="", box=5, box_title="大气环境质量改善重大工程")
+    section = SectionPath("body", chapter=2, chapter_title="总体要求", section=2, section_title="基本原则")
+    term = SectionPath("glossary", term=3, term_title="六个百分百")
+    ask = PlaceReference.parse
+    assert ask("专栏5里的工程包括哪些措施？").matches(box5) == 1
+    assert ask("What does Box 5 list?").matches(box5) == 1 and ask("Box 4?").matches(box5) == 0
+    assert ask("规划确定了哪几条基本原则？").matches(section) == 1
+    assert ask("第二章第二节讲了什么？").matches(section) == 2 and ask("第三章第二节").matches(section) == 0
+    assert ask("名词解释中的“六个百分百”指什么？").matches(term) == 2
+    assert ask("名词解释里有哪些词？").matches(section) == 0
 
 
 @pytest.fixture

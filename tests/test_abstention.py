@@ -1,0 +1,50 @@
+"""Abstention signals, one function at a time, against the real plans' text (no index needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.abstention import AbstentionSettings, judge, missing_unit, missing_year, unknown_terms
+from assistant.settings import PROJECT_ROOT
+
+PLANS = "".join(p.read_text(encoding="utf-8") for p in sorted(PROJECT_ROOT.joinpath("corpus").glob("*.txt")))
+
+
+def unknown(question: str) -> list[str]:
+    return unknown_terms(question, PLANS, AbstentionSettings())
+
+
+def test_names_the_plans_never_use_are_unknown():
+    assert unknown("规划对门源县油菜花海旅游开发有哪些具体安排？") == ["油菜花"]
+    assert unknown("德令哈市有轨电车项目什么时候开工？")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "专栏5里河湟谷地城市群大气污染综合治理工程包括哪些措施？",  # jieba cuts 专栏5|里河|湟|谷地
+        "专栏1里的国土绿化巩固提升工程具体包括哪些项目？",  # 哪些项目 asks for a kind of answer
+        "名词解释中的“六个百分百”指的是哪六项要求？",  # the documents' own structure
+    ],
+)
+def test_segmentation_artifacts_question_words_and_structure_words_are_not_unknown(question):
+    assert unknown(question) == []
+
+
+def test_money_is_asked_in_yuan_not_in_place_names():
+    assert missing_unit("How many billion yuan will the park cost?", "no figure here") == "money"
+    assert missing_unit("What standing should Sanjiangyuan National Park reach?", "world-class") is None
+    assert missing_unit("推动产业多元化发展有哪些举措？", "多元化") is None
+    assert missing_unit("总投资是多少亿元？", "总投资120亿元") is None
+
+
+def test_a_year_only_in_a_document_title_is_no_target_for_that_year():
+    title = "依据《青海省国民经济和社会发展第十四个五年规划和二〇三五年远景目标纲要》编制。"
+    assert missing_year("What is the 2035 target for tourists?", title) == "2035"
+    assert missing_year("到2035年生态环境要达到什么状态？", "到二〇三五年，生态环境根本好转。") is None
+    assert missing_year("到2025年的目标？", "到2025年，森林覆盖率达到8%。") is None
+
+
+def test_judge_in_each_language():
+    assert judge("zh", "门源县油菜花海旅游开发有哪些安排？", "证据", "", PLANS).abstain
+    assert not judge("en", "What standing for Sanjiangyuan?", "证据", "world-class Sanjiangyuan", PLANS).abstain
