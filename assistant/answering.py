@@ -3,6 +3,7 @@ every answer, whoever wrote it, goes through the citation check before it is sho
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from assistant.models import Hit
+from assistant.outline import split_sentences
 from assistant.retrieval import HybridRetriever, Query
 from assistant.segmentation import en_tokens, zh_tokens
 from assistant.settings import Settings
@@ -23,6 +25,15 @@ NUMBER_QUESTION_RE = re.compile(
     r"多少|几|比例|比重|目标|达到|how (much|many)|what (percentage|share|rate|proportion)|by 20\d\d", re.I
 )
 DIGIT_RE = re.compile(r"\d")
+# Where a question asks a second thing: after a question mark or semicolon, or "，又/还/另外…"
+PART_BREAK_RE = re.compile(
+    r"[？?；;]\s*|，(?=又|还|另外|同时|并且)|,? and (?=what|how|which|when|where|who|is|are|can|does|do)\b", re.I
+)
+LIST_QUESTION_RE = re.compile(
+    r"哪些|哪几|几个方面|几条|几项|包括|措施|举措|安排|考虑|如何|怎样|怎么"
+    r"|\bwhich\b|what (?:are|kinds?|types?|sorts?|measures|steps|projects)|\bhow (?:will|does|do|is|are|can|should)\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -120,6 +131,15 @@ def choose_evidence(
     return chosen
 
 
+def question_parts(query: Query) -> list[Query]:
+    """The sub-questions of a question that asks two things ("…多少？…目标是多少？"); empty if one."""
+    pieces = [p.strip(" ，,") for p in PART_BREAK_RE.split(query.search_text)]
+    parts = [p for p in pieces if len(p) >= (4 if query.lang == "zh" else 12)]
+    if len(parts) < 2:
+        return []
+    return [dataclasses.replace(query, text=part, topic="", quoted_title=False) for part in parts]
+
+
 class ExtractiveGenerator:
     """No LLM: the answer is the best one to three sentences of the retrieved passages, each marked
     with its citation. An English question gets the curated English rendering of those sentences (the
@@ -134,7 +154,7 @@ class ExtractiveGenerator:
         self.settings = settings
 
     def draft(self, query: Query, hits: list[Hit]) -> Draft:
-        chosen = choose_evidence(self.picker.pick(query, hits))
+        chosen = self.choose(query, hits)
         cited: list[Hit] = []
         quotes: dict[str, list[str]] = {}
         parts = []
@@ -147,13 +167,40 @@ class ExtractiveGenerator:
         text = compose(query.lang, parts, cited, self.retriever)
         return Draft(text, tuple(cited), tuple("".join(quotes[h.chunk.id]) for h in cited))
 
+    def choose(self, query: Query, hits: list[Hit]) -> list[Evidence]:
+        """The best sentences for the question; then, for a question that asks two things, the best
+        sentence for each part that the first choice does not already hold; a list question may take
+        more sentences."""
+        asks_list = bool(LIST_QUESTION_RE.search(query.text))
+        settings = self.settings
+        chosen = choose_evidence(
+            self.picker.pick(query, hits),
+            max_sentences=settings.list_answer_sentences if asks_list else 3,
+            margin=settings.list_answer_margin if asks_list else 0.05,
+            budget=settings.list_answer_chars if asks_list else 400,
+        )
+        for part in question_parts(query):
+            best = self.picker.pick(part, hits)[:1]
+            if best and not any(best[0].sentence in e.sentence or e.sentence in best[0].sentence for e in chosen):
+                chosen.append(best[0])
+        return chosen
+
     def render(self, query: Query, evidence: Evidence, n: int) -> str:
         if query.lang == "zh":
             return f"{evidence.sentence}[{n}]"
-        rendering = self.retriever.curation.rendering(evidence.sentence) if self.settings.use_renderings else None
+        rendering = self.rendering(evidence.sentence) if self.settings.use_renderings else None
         if rendering:
             return f"{rendering} [{n}]"
         return f"The plan states (in Chinese): “{evidence.sentence}” [{n}]"
+
+    def rendering(self, text: str) -> str | None:
+        """The English of a sentence, or of each sentence of a lead joined with its continuation."""
+        curation = self.retriever.curation
+        whole = curation.rendering(text)
+        if whole:
+            return whole
+        parts = [curation.rendering(line.text) for line in split_sentences(text)]
+        return " ".join(parts) if parts and all(parts) else None  # type: ignore[arg-type]
 
     def stream(self, query: Query, hits: list[Hit]) -> Iterator[str]:
         yield self.draft(query, hits).text

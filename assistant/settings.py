@@ -14,6 +14,7 @@ from typing import Any
 from assistant.errors import SettingsError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OPENAI_BASE_URL = "http://127.0.0.1:8000/v1"
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,10 @@ class Settings:
     bm25_weight: float = field(default=1.0, metadata={"doc": "RRF weight of BM25 (Chinese)"})
     english_weight: float = field(default=1.0, metadata={"doc": "RRF weight of BM25 over English renderings"})
     outline_weight: float = field(default=0.1, metadata={"doc": "RRF weight of outline (heading) matches"})
-    reranker: str = field(default="", metadata={"doc": "cross-encoder model name/folder; empty: off"})
     named_place_weight: float = field(
         default=1.0, metadata={"doc": "RRF weight of places the question names (专栏5, a section title)"}
     )
+    reranker: str = field(default="", metadata={"doc": "cross-encoder model name/folder; empty: off"})
     rerank_depth: int = field(default=30, metadata={"doc": "fused candidates the reranker sees"})
     use_renderings: bool = field(
         default=True, metadata={"doc": "use the curated English renderings (else glossary only)"}
@@ -53,7 +54,13 @@ class Settings:
     # Answering
     generator: str = field(default="extractive", metadata={"doc": "extractive | openai | llamacpp"})
     max_question_chars: int = field(default=2000, metadata={"doc": "longer questions are truncated"})
-    openai_base_url: str = field(default="http://127.0.0.1:8000/v1", metadata={"doc": "OpenAI-compatible API"})
+    # A list question ("有哪些措施", "which zones") wants more of the passage than a question for one fact.
+    list_answer_sentences: int = field(default=5, metadata={"doc": "most sentences answering a list question"})
+    list_answer_chars: int = field(default=600, metadata={"doc": "most characters quoted for a list question"})
+    list_answer_margin: float = field(
+        default=0.1, metadata={"doc": "a list answer takes sentences scoring this close to the best one"}
+    )
+    openai_base_url: str = field(default=DEFAULT_OPENAI_BASE_URL, metadata={"doc": "OpenAI-compatible API"})
     openai_model: str = field(default="gpt-4o-mini", metadata={"doc": "model name at that endpoint"})
     openai_api_key: str = field(default="", metadata={"doc": "API key (or OPENAI_API_KEY)"})
     llm_timeout: float = field(default=60.0, metadata={"doc": "seconds before an LLM call is given up"})
@@ -78,6 +85,11 @@ class Settings:
             if value is not None:
                 values[name] = coerce(name, value, hints[name]) if isinstance(value, str) else value
         return cls(**values)
+
+    @property
+    def openai_configured(self) -> bool:
+        """An OpenAI-compatible endpoint was set up: an API key, or an address other than the default."""
+        return bool(self.openai_api_key) or self.openai_base_url not in ("", DEFAULT_OPENAI_BASE_URL)
 
     def with_(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
