@@ -55,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = command("outline", cmd_outline, "print a document's recovered outline")
     p.add_argument("doc", help="document id, id prefix, file name or title")
+    p = command("translate", cmd_translate, "draft English renderings of a document's sentences with the LLM")
+    p.add_argument("doc", help="document id, id prefix, file name or title")
+    p.add_argument("--out", type=Path, help="write the drafts here (default: corpus/translations/<file>.en.jsonl)")
+    p.add_argument(
+        "--all", action="store_true", dest="redo_all", help="draft every sentence, rendered or not (needs --out)"
+    )
+    p.add_argument("--batch-size", type=int, default=15, help="sentences per LLM request (default 15)")
     p = command("run", cmd_run, "the main job: build the index if needed, list the documents, start the app")
     add_serve_flags(p)
     p = command("serve", cmd_serve, "start the web app")
@@ -157,6 +164,35 @@ def cmd_outline(args: argparse.Namespace, settings: Settings) -> int:
     index, _ = open_index(settings)
     print("\n".join(outline_lines(index, args.doc)))
     return 0
+
+
+def cmd_translate(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from assistant.browse import find_document
+    from assistant.curation import Curation
+    from assistant.translation import openai_chat, plan_translation, translate
+
+    if args.batch_size < 1:
+        raise PlanqaError(f"--batch-size must be at least 1, not {args.batch_size}")
+    chat = openai_chat(settings)  # no LLM configured: say so before building anything
+    index, _ = open_index(settings)
+    doc = find_document(index, args.doc)
+    curation = Curation.load(settings.corpus_dir)
+    job = plan_translation(index, doc, settings.corpus_dir, curation, args.out, args.redo_all)
+    with tqdm(
+        total=len(job.pending), desc="translating", unit="sentence", file=sys.stderr, disable=not sys.stderr.isatty()
+    ) as bar:
+        report = translate(
+            job, chat, curation.glossary, settings.prompts_dir, settings.openai_model, args.batch_size, bar.update
+        )
+    print(
+        f"{report.drafted} drafted, {report.skipped} skipped (already rendered), {len(report.rejected)} rejected"
+        f" -> {report.out}"
+    )
+    if report.rejected:
+        print("planqa: rejected drafts were not written (reasons above); run again to retry them", file=sys.stderr)
+    return 0 if not report.rejected else 1
 
 
 def load_assistant(settings: Settings):

@@ -106,12 +106,19 @@ def load_renderings(folder: Path) -> dict[str, str]:
     if not folder.is_dir():
         return out
     for file in sorted(folder.glob("*.jsonl")):
-        for line_no, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                out[content_hash(record["zh"].strip())] = record["en"]
-            except (json.JSONDecodeError, KeyError) as exc:
-                log.warning("%s:%d: skipped a bad rendering record (%s)", file, line_no, exc)
+        out.update(load_rendering_file(file))
+    return out
+
+
+def load_rendering_file(file: Path) -> dict[str, str]:
+    """One file of renderings; other keys of a record (`draft`, `model`) are ignored, bad lines skipped."""
+    out: dict[str, str] = {}
+    for line_no, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            out[content_hash(record["zh"].strip())] = record["en"]
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("%s:%d: skipped a bad rendering record (%s)", file, line_no, exc)
     return out

@@ -154,7 +154,7 @@ class IndexParts:
     def add(self, doc: Document, sha: str, chunks: list[Chunk], curation: Curation, embedder: Embedder) -> None:
         headings = embedder.embed_passages([heading_text(doc, c) for c in chunks])
         for chunk, heading_vector in zip(chunks, headings):
-            texts = [s.text for s in split_sentences(chunk.text)] or [chunk.text]
+            texts = passage_sentences(chunk.text) or [chunk.text]
             vectors = embedder.embed_passages(texts)
             row = len(self.records)
             # the heading is kept with the sentences so that a rebuild can reuse its vector too
@@ -198,9 +198,14 @@ def passage_record(chunk: Chunk, curation: Curation) -> dict[str, Any]:
     return chunk_to_json(chunk, zh_tokens(chunk.text), en_tokens(text_en), text_en)
 
 
+def passage_sentences(text: str) -> list[str]:
+    """The sentences of a passage as the index stores them and the English renderings are keyed by."""
+    return [s.text for s in split_sentences(text)]
+
+
 def english_rendering(text: str, curation: Curation) -> str:
     """The passage in English when every sentence of it has a curated rendering; else empty."""
-    sentences = [s.text for s in split_sentences(text)]
+    sentences = passage_sentences(text)
     rendered = [curation.rendering(s) for s in sentences]
     if not sentences or any(r is None for r in rendered):
         return ""

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from string import Template
+from typing import TYPE_CHECKING
 
 from assistant.answering import Draft
 from assistant.citations import MARKER_RE
@@ -17,6 +18,9 @@ from assistant.models import Hit
 from assistant.retrieval import HybridRetriever, Query, bigram_set
 from assistant.segmentation import en_tokens
 from assistant.settings import Settings
+
+if TYPE_CHECKING:
+    from langchain_openai import ChatOpenAI
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +91,22 @@ def overlap(claim: set[str], passage: set[str]) -> float:
     return len(claim & passage) / len(claim) if claim else 0.0
 
 
+def openai_chat_model(settings: Settings) -> ChatOpenAI:
+    """A langchain-openai `ChatOpenAI` on the configured endpoint: deterministic, no retries, the set timeout."""
+    try:
+        from langchain_openai import ChatOpenAI
+    except ImportError as exc:
+        raise GeneratorUnavailableError("mode openai and planqa translate need: pip install -e '.[llm]'") from exc
+    return ChatOpenAI(
+        base_url=settings.openai_base_url,
+        api_key=settings.openai_api_key or "not-needed",
+        model=settings.openai_model,
+        timeout=settings.llm_timeout,
+        max_retries=0,
+        temperature=0,
+    )
+
+
 class ChatGenerator:
     """What the LLM generators share: the prompt from the top passages, and the draft from the reply."""
 
@@ -113,20 +133,9 @@ class OpenAIGenerator(ChatGenerator):
     passages = 6  # a hosted model reads a long prompt fast
 
     def __init__(self, retriever: HybridRetriever, settings: Settings) -> None:
-        try:
-            from langchain_openai import ChatOpenAI
-        except ImportError as exc:
-            raise GeneratorUnavailableError("mode openai needs: pip install -e '.[llm]'") from exc
+        self.client = openai_chat_model(settings)
         self.retriever = retriever
         self.settings = settings
-        self.client = ChatOpenAI(
-            base_url=settings.openai_base_url,
-            api_key=settings.openai_api_key or "not-needed",
-            model=settings.openai_model,
-            timeout=settings.llm_timeout,
-            max_retries=0,
-            temperature=0,
-        )
 
     def stream(self, query: Query, hits: list[Hit]) -> Iterator[str]:
         messages = self.messages(query, hits)

@@ -1,18 +1,20 @@
 """A small OpenAI-compatible chat-completions server on loopback, for testing the `openai` generator
 against a real HTTP server: it answers with a scripted reply, streams it as server-sent events, and can
-be slow, down or garbled."""
+be slow, down or garbled. `respond`, when set, computes the reply from the request body."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class StubLLM:
     def __init__(self) -> None:
         self.reply = "ok"
+        self.respond: Callable[[dict], str] | None = None
         self.delay = 0.0
         self.garbage = False
         self.requests: list[dict] = []
@@ -48,16 +50,17 @@ class StubLLM:
                     self.end_headers()
                     self.wfile.write(b"{not json at all")
                     return
+                reply = stub.respond(body) if stub.respond else stub.reply
                 if body.get("stream"):
-                    self._stream(body)
+                    self._stream(body, reply)
                 else:
-                    self._json(body)
+                    self._json(body, reply)
 
-            def _stream(self, body: dict) -> None:
+            def _stream(self, body: dict, reply: str) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
-                for piece in [stub.reply[i : i + 7] for i in range(0, len(stub.reply), 7)]:
+                for piece in [reply[i : i + 7] for i in range(0, len(reply), 7)]:
                     event = {
                         "id": "c1",
                         "object": "chat.completion.chunk",
@@ -69,14 +72,14 @@ class StubLLM:
                     self.wfile.flush()
                 self.wfile.write(b"data: [DONE]\n\n")
 
-            def _json(self, body: dict) -> None:
+            def _json(self, body: dict, reply: str) -> None:
                 payload = {
                     "id": "c1",
                     "object": "chat.completion",
                     "created": 0,
                     "model": body["model"],
                     "choices": [
-                        {"index": 0, "message": {"role": "assistant", "content": stub.reply}, "finish_reason": "stop"}
+                        {"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}
                     ],
                     "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
                 }

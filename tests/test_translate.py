@@ -1,0 +1,219 @@
+"""`planqa translate` against a real HTTP endpoint (the loopback stub LLM) over a small indexed plan:
+drafts are checked, written per batch, flagged as drafts and loadable; bad replies are rejected unwritten."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant.cli import main
+from assistant.curation import Curation, load_renderings
+from assistant.errors import GeneratorUnavailableError, PlanqaError
+from assistant.indexing import english_rendering, ensure_index
+from assistant.models import content_hash
+from assistant.settings import Settings
+from assistant.store import read_index
+from assistant.translation import (
+    check_batch,
+    document_sentences,
+    missing_figures,
+    openai_chat,
+    parse_reply,
+    plan_translation,
+    translate,
+)
+from tests.conftest import SMALL_PLAN
+from tests.stub_llm import StubLLM
+
+GLOSSARY = "zh\ten\taliases\tkind\n水源地\twater source area\t\tterm\n河湖长制\triver and lake chief system\t\tterm\n"
+SENTENCES = 13  # the sentences of SMALL_PLAN's passages
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, embedder) -> Path:
+    """The small plan (and a glossary) indexed once; each test works on its own copy."""
+    root = tmp_path_factory.mktemp("translate")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    (corpus / "water.txt").write_text(SMALL_PLAN, encoding="utf-8")
+    (corpus / "glossary_zh_en.tsv").write_text(GLOSSARY, encoding="utf-8")
+    settings = Settings.load(environ={}, corpus_dir=corpus, index_dir=root / "index")
+    ensure_index(settings, lambda: embedder, progress=False)
+    return root
+
+
+@pytest.fixture
+def settings(built: Path, tmp_path: Path) -> Settings:
+    shutil.copytree(built / "corpus", tmp_path / "corpus")
+    shutil.copytree(built / "index", tmp_path / "index", symlinks=True)
+    return Settings.load(environ={}, corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+
+
+@pytest.fixture
+def stub():
+    with StubLLM() as server:
+        server.respond = translator()
+        yield server
+
+
+def fake_english(zh: str) -> str:
+    """An 'English' draft that names its sentence (by hash) and keeps its figures."""
+    figures = re.findall(r"\d+(?:\.\d+)?%?", zh)
+    return f"Draft of {content_hash(zh)[:8]}" + (f" with {' '.join(figures)}" if figures else "")
+
+
+def batch_of(body: dict) -> list[str]:
+    return json.loads(body["messages"][-1]["content"])
+
+
+def translator(mangle=lambda zh, en: en):
+    return lambda body: json.dumps([mangle(zh, fake_english(zh)) for zh in batch_of(body)])
+
+
+def cli(settings: Settings, *args: str) -> int:
+    return main(["--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir), "translate", *args])
+
+
+def run(settings: Settings, base_url: str, out: Path | None = None, redo_all: bool = False, batch_size: int = 5):
+    settings = settings.with_(openai_base_url=base_url, openai_model="stub-model")
+    index = read_index(settings.index_dir)
+    curation = Curation.load(settings.corpus_dir)
+    job = plan_translation(index, index.documents[0], settings.corpus_dir, curation, out, redo_all)
+    return translate(job, openai_chat(settings), curation.glossary, settings.prompts_dir, "stub-model", batch_size)
+
+
+def records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_cli_drafts_every_missing_sentence(settings, stub, monkeypatch, capsys):
+    monkeypatch.setenv("PLANQA_OPENAI_BASE_URL", stub.base_url)
+    monkeypatch.setenv("PLANQA_OPENAI_MODEL", "stub-model")
+    assert cli(settings, "water.txt", "--batch-size", "4") == 0
+    assert f"{SENTENCES} drafted, 0 skipped (already rendered), 0 rejected" in capsys.readouterr().out
+    assert len(stub.requests) == 4  # 13 sentences in batches of 4
+
+    out = settings.corpus_dir / "translations" / "water.en.jsonl"
+    written = records(out)
+    assert all(r["draft"] is True and r["model"] == "stub-model" for r in written)
+    index = read_index(settings.index_dir)
+    sentences = document_sentences(index, index.documents[0]["id"])
+    assert [r["zh"] for r in written] == sentences and len(sentences) == SENTENCES
+    renderings = load_renderings(out.parent)
+    assert all(renderings[content_hash(s)] == fake_english(s) for s in sentences)  # keyed to its own sentence
+    curation = Curation.load(settings.corpus_dir)
+    assert all(english_rendering(c.text, curation) for c in index.chunks)  # every passage now has its English
+
+    prompts = [r["messages"][0]["content"] for r in stub.requests]  # a batch's glossary terms, and only those
+    uses_term = [any("河湖长制" in s for s in batch_of(r)) for r in stub.requests]
+    assert ["河湖长制 = river and lake chief system" in p for p in prompts] == uses_term == [False, False, True, False]
+    assert "(4 in all)" in prompts[0] and "$" not in prompts[0]
+
+
+def test_a_second_run_skips_what_is_rendered(settings, stub):
+    first = run(settings, stub.base_url)
+    assert (first.drafted, first.skipped, first.rejected) == (SENTENCES, 0, ())
+    again = run(settings, stub.base_url)
+    assert (again.drafted, again.skipped) == (0, SENTENCES) and len(stub.requests) == 3
+
+
+def test_a_draft_that_drops_a_figure_is_rejected(settings, stub):
+    stub.respond = translator(lambda zh, en: en.replace("95%", "ninety-five percent"))
+    report = run(settings, stub.base_url)
+    sentence = "全省河湖水质持续改善，地表水优良比例达到95%。"
+    assert [(r.zh, r.reason) for r in report.rejected] == [(sentence, "figures missing from the rendering: 95%")]
+    written = [r["zh"] for r in records(report.out)]
+    assert report.drafted == len(written) == SENTENCES - 1 and sentence not in written
+    stub.respond = translator()  # a re-run drafts only the rejected sentence
+    again = run(settings, stub.base_url)
+    assert (again.drafted, again.skipped) == (1, SENTENCES - 1)
+
+
+def test_a_reply_of_the_wrong_length_or_garbage_writes_nothing_of_its_batch(settings, stub):
+    replies = iter(
+        [
+            lambda b: json.dumps([fake_english(zh) for zh in b]),  # batch 1: fine
+            lambda b: json.dumps([fake_english(zh) for zh in b][:-1]),  # batch 2: one rendering short
+            lambda b: "Sure! Here are the translations you asked for.",  # batch 3: no JSON at all
+        ]
+    )
+    stub.respond = lambda body: next(replies)(batch_of(body))
+    report = run(settings, stub.base_url)
+    batches = [batch_of(b) for b in stub.requests]
+    assert [r["zh"] for r in records(report.out)] == batches[0]
+    assert report.drafted == 5 and len(report.rejected) == 8
+    assert {r.reason for r in report.rejected} == {
+        "the reply has 4 renderings for 5 sentences",
+        "the reply holds no JSON array",
+    }
+
+
+def test_parse_reply_and_check_batch():
+    assert parse_reply('```json\n["A 1", "B"]\n```', 2) == ["A 1", "B"]
+    with pytest.raises(ValueError, match="not an array of strings"):
+        parse_reply('["A", 2]', 2)
+    with pytest.raises(ValueError, match="not valid JSON"):
+        parse_reply('["A", "B",]', 2)
+    result = check_batch(["到2025年达到100%。", "湖泊治理。"], '["By 2025, 100%.", "湖泊 governance."]')
+    assert result.accepted == (("到2025年达到100%。", "By 2025, 100%."),)
+    assert result.rejected[0].reason == "the rendering contains Chinese"
+
+
+def test_figures_may_change_scale_but_not_value():
+    zh = "光伏资源理论可开发量达35亿千瓦，风能7555万千瓦，占比95%，2021年3月。"
+    assert missing_figures(zh, "3.5 billion kW, wind 75.55 million kW, 95% of it, March 2021.") == []
+    assert missing_figures(zh, "3.5 billion kW, wind 75.55 million kW, 95 percent, March 2021.") == ["95%"]
+    assert missing_figures(zh, "35 billion kW, wind 7,555 kW, 95%, in 2021 (3).") == ["35亿"]
+    assert missing_figures("供水人口10000人", "a population of 10,000") == []
+
+
+def test_the_endpoint_failing_midway_is_a_typed_error_and_keeps_earlier_batches(settings, stub):
+    def first_then_broken(body: dict) -> str:
+        stub.garbage = True  # every later request gets an HTTP reply that is not JSON
+        return translator()(body)
+
+    stub.respond = first_then_broken
+    with pytest.raises(GeneratorUnavailableError, match=rf"endpoint {re.escape(stub.base_url)} \(model stub-model\)"):
+        run(settings, stub.base_url, batch_size=10)
+    written = records(settings.corpus_dir / "translations" / "water.en.jsonl")
+    assert len(stub.requests) == 2 and [r["zh"] for r in written] == batch_of(stub.requests[0])
+
+
+def test_the_endpoint_down_is_a_typed_error(settings):
+    with StubLLM() as down:
+        url = down.base_url  # a port nothing listens on any more
+    with pytest.raises(GeneratorUnavailableError, match=re.escape(url)):
+        run(settings, url)
+    assert not (settings.corpus_dir / "translations").exists()
+
+
+def test_cli_endpoint_down_exits_2_with_the_address(settings, monkeypatch, capsys):
+    with StubLLM() as down:
+        url = down.base_url
+    monkeypatch.setenv("PLANQA_OPENAI_BASE_URL", url)
+    assert cli(settings, "water.txt") == 2
+    err = capsys.readouterr().err
+    assert f"planqa: error: the LLM endpoint {url}" in err and "Traceback" not in err
+
+
+def test_cli_without_an_llm_configured_exits_2(settings, monkeypatch, capsys):
+    for name in ("PLANQA_OPENAI_BASE_URL", "PLANQA_OPENAI_API_KEY", "OPENAI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    assert cli(settings, "water.txt") == 2
+    err = capsys.readouterr().err
+    assert "planqa translate needs an OpenAI-compatible LLM: set PLANQA_OPENAI_BASE_URL" in err
+    assert not (settings.corpus_dir / "translations").exists()
+
+
+def test_out_file_and_all(settings, stub, tmp_path):
+    out = tmp_path / "drafts" / "water.en.jsonl"
+    first = run(settings, stub.base_url, out=out, batch_size=20)
+    assert first.drafted == SENTENCES and not (settings.corpus_dir / "translations").exists()
+    again = run(settings, stub.base_url, out=out, redo_all=True)  # what is in --out already counts as done
+    assert (again.drafted, again.skipped) == (0, SENTENCES)
+    with pytest.raises(PlanqaError, match="--all would put drafts over the reviewed renderings"):
+        run(settings, stub.base_url, redo_all=True)
