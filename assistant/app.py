@@ -34,6 +34,8 @@ TEXT = {
         "score": "得分",
         "context": "展开所在章节全文",
         "unofficial": "英文为非官方译文",
+        "original": "中文原文",
+        "rendering": "英文译文",
     },
     "en": {
         "title": "Qinghai plans Q&A",
@@ -53,6 +55,8 @@ TEXT = {
         "score": "score",
         "context": "Show the whole section",
         "unofficial": "English renderings are unofficial",
+        "original": "Chinese original",
+        "rendering": "English rendering",
     },
 }
 EXAMPLES = [
@@ -69,6 +73,9 @@ CARD_CSS = """
 .planqa-card .quote {margin: 6px 0; line-height: 1.6;}
 .planqa-card mark {background: #fff3b0;}
 .planqa-card .english {color: #24292f; border-left: 3px solid #8c959f; padding-left: 8px; margin: 6px 0;}
+.planqa-card .pair {display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 14px;}
+.planqa-card .label {color: #57606a; font-size: 0.8em; text-transform: uppercase; letter-spacing: 0.03em;}
+@media (max-width: 720px) {.planqa-card .pair {grid-template-columns: minmax(0, 1fr); gap: 0;}}
 .planqa-card .meta {color: #57606a; font-size: 0.85em;}
 """
 
@@ -112,9 +119,7 @@ def citation_card(assistant: Assistant, citation: Citation, score: float, lang: 
     ]
     if english:
         parts.append(f'<div class="place-zh">《{esc(doc["title"])}》 › {esc(citation.heading)}</div>')
-    parts.append(f'<div class="quote">{highlight_quote(citation.chunk.text, citation.quote)}</div>')
-    if rendering:
-        parts.append(f'<div class="english">{esc(rendering)}<br><em>({esc(TEXT[ui]["unofficial"])})</em></div>')
+    parts.append(quote_html(citation, rendering, ui))
     parts.append(f'<div class="meta">{esc(TEXT[ui]["score"])} {score:.4f}</div>')
     context = section_text(assistant, citation.chunk)
     parts.append(
@@ -122,6 +127,22 @@ def citation_card(assistant: Assistant, citation: Citation, score: float, lang: 
     )
     parts.append("</div>")
     return "".join(parts)
+
+
+def quote_html(citation: Citation, rendering: str, ui: str) -> str:
+    """The quoted passage; with an English rendering, the two side by side (Chinese original | English),
+    stacked on a narrow screen (see CARD_CSS)."""
+    quote = highlight_quote(citation.chunk.text, citation.quote)
+    if not rendering:
+        return f'<div class="quote" lang="zh">{quote}</div>'
+    t = TEXT[ui]
+    return (
+        '<div class="pair">'
+        f'<div class="quote" lang="zh"><div class="label">{esc(t["original"])}</div>{quote}</div>'
+        f'<div class="english" lang="en"><div class="label">{esc(t["rendering"])}</div>{esc(rendering)}'
+        f"<br><em>({esc(t['unofficial'])})</em></div>"
+        "</div>"
+    )
 
 
 def hit_card(assistant: Assistant, hit: Hit, lang: str, ui: str) -> str:
@@ -164,7 +185,7 @@ def available_modes(assistant: Assistant) -> list[str]:
     from assistant.model_fetch import default_gguf_path
 
     modes = ["extractive"]
-    if assistant.settings.openai_api_key or assistant.settings.openai_base_url != "http://127.0.0.1:8000/v1":
+    if assistant.settings.openai_configured:
         modes.append("openai")
     if assistant.settings.gguf_path or default_gguf_path().is_file():
         modes.append("llamacpp")

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.app import CARD_CSS, build_app, contextual_question, highlight_quote
+from assistant.app import CARD_CSS, build_app, contextual_question, highlight_quote, quote_html
+from assistant.models import Chunk, Citation, SectionPath
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 needs_browser = pytest.mark.skipif(
@@ -77,6 +78,7 @@ def test_browser_chinese_then_english_question(page):
     card = page.inner_text(".planqa-card")
     assert "第一章 规划背景 › 第一节 发展基础" in card and "35亿千瓦" in card
     assert page.query_selector(".planqa-card mark") is not None, "the supporting sentence is highlighted"
+    assert page.query_selector(".planqa-card .pair") is None, "a Chinese answer's card is one column"
     screenshot(page, "app-zh.png")
     page.click("#planqa-new")
     page.wait_for_function("() => document.querySelectorAll('.planqa-card').length === 0")
@@ -86,7 +88,18 @@ def test_browser_chinese_then_english_question(page):
     assert "3.5 billion kW" in chat and "According to the" in chat
     card = page.inner_text(".planqa-card")
     assert "Chapter 1 Planning Background" in card and "unofficial" in card
+    chinese, english = quote_boxes(page)
+    assert english["x"] >= chinese["x"] + chinese["width"] and abs(english["y"] - chinese["y"]) < 2, "side by side"
     screenshot(page, "app-en.png")
+    page.set_viewport_size({"width": 600, "height": 1100})
+    chinese, english = quote_boxes(page)
+    assert english["y"] >= chinese["y"] + chinese["height"] - 1 and abs(english["x"] - chinese["x"]) < 2, "stacked"
+
+
+def quote_boxes(page) -> tuple[dict, dict]:
+    """Where the first card's Chinese original and English rendering are drawn."""
+    card = page.locator(".planqa-card").first
+    return card.locator(".pair > .quote").bounding_box(), card.locator(".pair > .english").bounding_box()
 
 
 @needs_browser
@@ -137,6 +150,19 @@ def test_follow_up_questions_carry_the_previous_one():
 def test_highlight_escapes_and_marks():
     out = highlight_quote("甲<b>乙</b>。丙。", "丙。")
     assert "<b>" not in out and "&lt;b&gt;" in out and "<mark>丙。</mark>" in out
+
+
+def test_card_pairs_the_quote_with_its_rendering_only_when_there_is_one():
+    path = SectionPath("body", 1, "规划背景", 1, "发展基础")
+    chunk = Chunk("c1", "d1", path, "青海光伏资源理论可开发量达35亿千瓦。", "", ((0, 19),), 0)
+    citation = Citation(1, chunk, "规划", path.label(), "", "青海光伏资源理论可开发量达35亿千瓦。")
+    alone = quote_html(citation, "", "en")
+    assert "pair" not in alone and alone.count('class="quote"') == 1 and "<mark>" in alone
+    paired = quote_html(citation, "Qinghai's <theoretical> potential is 3.5 billion kW.", "en")
+    assert paired.startswith('<div class="pair"><div class="quote" lang="zh">') and "<mark>" in paired
+    assert '<div class="english" lang="en">' in paired and "&lt;theoretical&gt;" in paired
+    assert "Chinese original" in paired and "English rendering" in paired and "unofficial" in paired
+    assert "@media (max-width: 720px)" in CARD_CSS and "grid-template-columns" in CARD_CSS
 
 
 def screenshot(page, name: str) -> None:
