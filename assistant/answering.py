@@ -22,7 +22,15 @@ DEFINITION_QUESTION_RE = re.compile(
     r"什么意思|是指|含义|指的是|是什么|what (does|do) .+ mean|meaning of|define|definition", re.I
 )
 NUMBER_QUESTION_RE = re.compile(
-    r"多少|几|比例|比重|目标|达到|how (much|many)|what (percentage|share|rate|proportion)|by 20\d\d", re.I
+    r"多少|几|比例|比重|目标|达到|规模|how (much|many|large|big|high|fast|far)|capacity|number of|amount of"
+    r"|what (percentage|share|rate|proportion|level|target)|by 20\d\d",
+    re.I,
+)
+# "Apart from X, what else…" / "除了X以外": X is what the answer must not be about
+EXCLUSION_RE = re.compile(
+    r"(?:apart from|aside from|besides|other than|except for)\s+[^,?]+,?\s*"
+    r"|除了?[^，,？?]{2,30}?(?:以外|之外|外)[，,]?",
+    re.I,
 )
 DIGIT_RE = re.compile(r"\d")
 # Where a question asks a second thing: after a question mark or semicolon, or "，又/还/另外…"
@@ -77,6 +85,8 @@ class SentencePicker:
     lead_chars: int = 30  # a sentence this short is a paragraph's lead: what follows it is the content
 
     def pick(self, query: Query, hits: list[Hit]) -> list[Evidence]:
+        if EXCLUSION_RE.search(query.search_text):
+            query = dataclasses.replace(query, topic=EXCLUSION_RE.sub("", query.search_text), embed_topic=True)
         query_vector = self.retriever.query_vector(self.retriever.dense_text(query))
         wanted = set(zh_tokens(query.search_text)) | set(query.zh_terms)
         wanted_en = set(en_tokens(query.search_text)) if query.lang == "en" else set()
@@ -137,7 +147,7 @@ def question_parts(query: Query) -> list[Query]:
     parts = [p for p in pieces if len(p) >= (4 if query.lang == "zh" else 12)]
     if len(parts) < 2:
         return []
-    return [dataclasses.replace(query, text=part, topic="", quoted_title=False) for part in parts]
+    return [dataclasses.replace(query, text=part, topic="", embed_topic=False) for part in parts]
 
 
 class ExtractiveGenerator:

@@ -141,16 +141,23 @@ def _zh_mention(question: str, core: str) -> tuple[float, int, int]:
 
 
 def _en_mention(question: str, core: set[str]) -> tuple[float, int, int]:
-    """Share of the English title's distinctive words found in the few words before "plan", and the
-    span from the first such word to the end of "plan"."""
-    words = [(m.group(0).lower()[:6], m.start(), m.end()) for m in re.finditer(r"[A-Za-z]+", question)]
+    """Share of the English title's distinctive words in the run of title words just before "plan",
+    and the span from the first of them to the end of "plan". The run must reach "plan": in "cultural
+    ecology protection zones does the plan", "ecology protection" names no plan."""
+    words = [(m.group(0).lower()[:6], m.start(), m.end()) for m in re.finditer(r"[A-Za-z0-9]+", question)]
     best = (0.0, 0, 0)
     for i, (word, _, end) in enumerate(words):
-        if word in {"plan", "plans"} and core:  # words cut to six letters: "environmental" ~ "environment"
-            window = [w for w in words[max(0, i - 5) : i] if w[0] in core]
-            share = len({w[0] for w in window}) / len(core)
-            if window and share > best[0]:
-                best = (share, window[0][1], end)
+        if word not in {"plan", "plans"} or not core:
+            continue
+        run = []  # words cut to six letters: "environmental" ~ "environment"
+        for previous in reversed(words[max(0, i - 8) : i]):
+            if previous[0] in core:
+                run.append(previous)
+            elif previous[0] not in COMMON_TITLE_WORDS_EN:
+                break
+        share = len({w[0] for w in run}) / len(core)
+        if run and share > best[0]:
+            best = (share, run[-1][1], end)
     return best
 
 

@@ -34,9 +34,10 @@ class Query:
     zh_terms: tuple[str, ...] = ()  # Chinese glossary terms an English question names
     named_doc: str | None = None  # the document the question names ("the ecological economy plan")
     topic: str = ""  # the text to match: the question without the plan's name, when it names one
-    # A full 《title》 swamps a short question's embedding; an informal "生态经济规划" still says what
-    # the question is about (measured on the dev set), so only the former is left out of the dense query.
-    quoted_title: bool = False
+    # Embed the topic rather than the whole question? A full 《title》 swamps a short question's
+    # embedding; an informal "生态经济规划" still says what the question is about (measured on the dev
+    # set), so only the former is left out of the dense query.
+    embed_topic: bool = False
 
     @property
     def search_text(self) -> str:
@@ -161,7 +162,7 @@ class HybridRetriever:
         return cached
 
     def dense_text(self, query: Query) -> str:
-        text = query.search_text if query.quoted_title else query.text
+        text = query.search_text if query.embed_topic else query.text
         return text if not query.zh_terms else f"{text} ({' '.join(query.zh_terms)})"
 
     def sentences_of(self, row: int) -> list[tuple[str, np.ndarray]]:
