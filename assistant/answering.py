@@ -12,7 +12,7 @@ from typing import Protocol
 
 from assistant.models import Hit
 from assistant.outline import split_sentences
-from assistant.retrieval import HybridRetriever, Query
+from assistant.retrieval import HybridRetriever, PlaceReference, Query
 from assistant.segmentation import en_tokens, zh_tokens
 from assistant.settings import Settings
 
@@ -109,10 +109,15 @@ class SentencePicker:
         return sorted(scored, key=lambda e: -e.score)
 
     def with_continuation(self, hit: Hit, sentences: list, i: int) -> str:
-        """A lead sentence ("国土绿化巩固提升工程。") with the sentence after it, which says what it is."""
+        """A lead sentence ("国土绿化巩固提升工程。") with the sentence after it, which says what it is;
+        a sentence after a lead with its lead, which names what it is about."""
         text = sentences[i][0]
         if len(text) <= self.lead_chars and i + 1 < len(sentences):
             joined = text + sentences[i + 1][0]
+            if joined in hit.chunk.text:
+                return joined
+        if i > 0 and len(sentences[i - 1][0]) <= self.lead_chars < len(text):
+            joined = sentences[i - 1][0] + text
             if joined in hit.chunk.text:
                 return joined
         return text
@@ -183,6 +188,9 @@ class ExtractiveGenerator:
         more sentences."""
         asks_list = bool(LIST_QUESTION_RE.search(query.text))
         settings = self.settings
+        named = PlaceReference.parse(query.search_text)
+        in_named_place = [h for h in hits if named.matches(h.chunk.path, with_terms=named.glossary)]
+        hits = in_named_place or hits  # "专栏5里…", "基本原则": the answer comes from the place named
         chosen = choose_evidence(
             self.picker.pick(query, hits),
             max_sentences=settings.list_answer_sentences if asks_list else 3,

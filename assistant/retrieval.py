@@ -285,8 +285,10 @@ class PlaceReference:
 
         return cls(question, number(CHAPTER_RE), number(SECTION_RE), number(BOX_RE), bool(GLOSSARY_RE.search(question)))
 
-    def matches(self, path: SectionPath) -> int:
-        """How many things the question says about this place hold (0: none, or one contradicts)."""
+    def matches(self, path: SectionPath, with_terms: bool = True) -> int:
+        """How many things the question says about this place hold (0: none, or one contradicts).
+        A glossary term in the question (碳达峰) points at its entry only `with_terms`: the terms are
+        common words too."""
         said = [
             (self.chapter is not None, path.chapter == self.chapter),
             (self.section is not None, path.section == self.section and path.part == "body"),
@@ -294,7 +296,7 @@ class PlaceReference:
             (self.glossary, path.part == "glossary"),
             (len(path.section_title) >= 4 and path.section_title in self.text, True),
             (len(path.box_title) >= 4 and path.box_title in self.text, True),
-            (len(path.term_title) >= 2 and path.term_title in self.text, True),
+            (with_terms and len(path.term_title) >= 2 and path.term_title in self.text, True),
         ]
         if any(asked and not holds for asked, holds in said[:4]):
             return 0
