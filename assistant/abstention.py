@@ -36,6 +36,12 @@ STRUCTURE_WORDS = frozenset({"名词解释", "专栏", "附件", "章节", "目�
 CHINESE_YEAR_RE = re.compile(r"[〇零一二三四五六七八九]{4}(?=年)")
 CHINESE_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
 TITLE_RE = re.compile(r"《[^》]*》")
+NAME_RE = re.compile(r"\b[A-Z][a-z]+(?:[\s-]+[A-Z][a-z]+)*\b")
+# Capitalised words that are not names of anything in a plan
+NOT_NAMES = frozenset(
+    "what which who whom whose when where why how is are was were does do did can could will would should "
+    "has have had the a an in on of for by to according please tell me i".split()
+)
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,19 @@ def english_coverage(question: str, renderings: str) -> float:
     return sum(1 for w in words if w in text) / len(words)
 
 
+def unknown_english_names(question: str, english_corpus: str) -> list[str]:
+    """Capitalised names in an English question ("Korla", "Lenghu Town") that no English text of the
+    plans (renderings, glossary, outline) contains: the English counterpart of `unknown_terms`."""
+    corpus = english_corpus.lower()
+    found = []
+    for m in NAME_RE.finditer(question):
+        words = [w for w in re.split(r"[\s-]+", m.group(0)) if w.lower() not in NOT_NAMES]
+        if m.start() == 0 and words and words[0] == m.group(0).split()[0]:
+            words = words[1:]  # the first word of the question is capitalised anyway
+        found.extend(w for w in words if len(w) >= 3 and w.lower() not in corpus)
+    return found
+
+
 def judge(
     lang: str,
     question: str,
@@ -129,11 +148,15 @@ def judge(
     evidence_en: str,
     corpus_text: str,
     settings: AbstentionSettings = AbstentionSettings(),
+    english_corpus: str = "",
 ) -> Verdict:
-    if lang == "zh":
-        unknown = unknown_terms(question, corpus_text, settings)
-        if unknown:
-            return Verdict(True, f"the plans never mention {', '.join(unknown)}")
+    """Whether to abstain. `english_corpus` is the English text of all the plans, or empty when some
+    plan has no English rendering (a name could then be in its Chinese only)."""
+    unknown = unknown_terms(question, corpus_text, settings) if lang == "zh" else []
+    if lang == "en" and english_corpus:
+        unknown = unknown_english_names(question, english_corpus)
+    if unknown:
+        return Verdict(True, f"the plans never mention {', '.join(unknown)}")
     year = missing_year(question, evidence_zh)
     if year:
         return Verdict(True, f"the passages found say nothing about {year}")

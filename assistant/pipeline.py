@@ -153,7 +153,8 @@ class Assistant:
     def finish(self, query: Query, hits: list[Hit], draft: Draft, mode: str, notes: list[str]) -> Answer:
         evidence_zh = " ".join(draft.quotes)
         evidence_en = " ".join(filter(None, (self.curation.rendering(s) or "" for s in split_quotes(draft.quotes))))
-        verdict = judge(query.lang, query.search_text, evidence_zh, evidence_en, self.corpus_text)
+        texts = {"corpus_text": self.corpus_text, "english_corpus": self.english_corpus}
+        verdict = judge(query.lang, query.search_text, evidence_zh, evidence_en, **texts)
         if draft.abstained or verdict.abstain or not draft.cited:
             text = ABSTAIN[query.lang]
             if verdict.reason:
@@ -172,6 +173,21 @@ class Assistant:
     @cached_property
     def corpus_text(self) -> str:
         return "\n".join(d["text"] for d in self.index.documents)
+
+    @cached_property
+    def english_corpus(self) -> str:
+        """All the English the plans have: renderings, glossary and outline titles; empty unless every
+        passage has its rendering, since a name could otherwise be in a plan's Chinese only."""
+        if not all(self.retriever.text_en):
+            return ""
+        glossary = (form for entry in self.curation.glossary for form in entry.english_forms)
+        docs = {d["id"]: d for d in self.index.documents}
+        titles = (
+            self.curation.heading_en(docs[c.doc_id]["source"], docs[c.doc_id]["title"], c.path)
+            for c in self.index.chunks
+        )
+        documents = (d["title_en"] for d in docs.values())
+        return "\n".join([*self.retriever.text_en, *glossary, *titles, *documents])
 
 
 ABSTAIN = {

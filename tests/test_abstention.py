@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.abstention import AbstentionSettings, judge, missing_unit, missing_year, unknown_terms
+from assistant.abstention import (
+    AbstentionSettings,
+    judge,
+    missing_unit,
+    missing_year,
+    unknown_english_names,
+    unknown_terms,
+)
 from assistant.settings import PROJECT_ROOT
 
 PLANS = "".join(p.read_text(encoding="utf-8") for p in sorted(PROJECT_ROOT.joinpath("corpus").glob("*.txt")))
@@ -48,3 +55,15 @@ def test_a_year_only_in_a_document_title_is_no_target_for_that_year():
 def test_judge_in_each_language():
     assert judge("zh", "门源县油菜花海旅游开发有哪些安排？", "证据", "", PLANS).abstain
     assert not judge("en", "What standing for Sanjiangyuan?", "证据", "world-class Sanjiangyuan", PLANS).abstain
+
+
+def test_english_names_the_english_plans_never_use_are_unknown():
+    english = "Build Golmud and Delingha into salt lake industry bases. The Qaidam Basin Circular Economy Pilot Zone."
+    assert unknown_english_names("What does the plan say about Korla?", english) == ["Korla"]
+    assert unknown_english_names("What will Golmud and the Qaidam Basin build?", english) == []
+    assert unknown_english_names("Which projects are planned in Lenghu Town?", english) == ["Lenghu", "Town"]
+    assert unknown_english_names("How will salt lakes develop?", english) == [], "the first word is no name"
+    assert not judge("en", "What about Korla?", "证据", "Korla", PLANS, english_corpus="").abstain, (
+        "without an English text of every plan, a name may be in a plan's Chinese only"
+    )
+    assert judge("en", "What about Korla?", "证据", "Korla", PLANS, english_corpus=english).abstain
