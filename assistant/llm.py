@@ -7,14 +7,16 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING
 
-from assistant.answering import Draft
+from assistant.answering import Draft, SentencePicker
 from assistant.citations import MARKER_RE
 from assistant.errors import GeneratorUnavailableError, SettingsError
 from assistant.models import Hit
+from assistant.outline import split_sentences
 from assistant.retrieval import HybridRetriever, Query, bigram_set
 from assistant.segmentation import en_tokens
 from assistant.settings import Settings
@@ -33,25 +35,64 @@ def fill(template_path: Path, **values: str) -> str:
         raise SettingsError(f"prompt {template_path.name} needs a value for {exc}") from exc
 
 
+@dataclass(frozen=True)
+class Shown:
+    """A passage as the prompt shows it: its text (whole, or the sentences that matter) and English."""
+
+    hit: Hit
+    text: str
+    rendering: str = ""
+
+
 def build_messages(
-    query: Query, hits: list[Hit], retriever: HybridRetriever, prompts: Path, passages: int
+    query: Query, shown: list[Shown], retriever: HybridRetriever, prompts: Path
 ) -> list[tuple[str, str]]:
     blocks = []
-    for n, hit in enumerate(hits[:passages], 1):
-        doc = next(d for d in retriever.index.documents if d["id"] == hit.chunk.doc_id)
-        rendering = retriever.text_en[retriever.row_of(hit.chunk)] if query.lang == "en" else ""
+    for n, item in enumerate(shown, 1):
+        doc = next(d for d in retriever.index.documents if d["id"] == item.hit.chunk.doc_id)
         blocks.append(
             fill(
                 prompts / "passage.txt",
                 n=str(n),
                 doc_title=doc["title"],
-                heading=hit.chunk.path.label(),
-                text=hit.chunk.text,
-                rendering=f"(English rendering, unofficial: {rendering})" if rendering else "",
+                heading=item.hit.chunk.path.label(),
+                text=item.text,
+                rendering=f"(English rendering, unofficial: {item.rendering})" if item.rendering else "",
             ).strip()
         )
     system = fill(prompts / f"answer_{query.lang}.txt", passages="\n\n".join(blocks))
     return [("system", system), ("human", query.text)]
+
+
+def whole_passages(query: Query, hits: list[Hit], retriever: HybridRetriever) -> list[Shown]:
+    """Each passage whole, with its English rendering for an English question."""
+    return [
+        Shown(h, h.chunk.text, retriever.text_en[retriever.row_of(h.chunk)] if query.lang == "en" else "")
+        for h in hits
+    ]
+
+
+def passage_excerpts(query: Query, hits: list[Hit], retriever: HybridRetriever, max_chars: int) -> list[Shown]:
+    """The sentences of each passage that best match the question, in their own order, up to `max_chars`
+    a passage: a small local model reads its prompt at a few dozen tokens a second. An English question
+    sees the English of the excerpt alone when every sentence of it has a rendering."""
+    ranked = SentencePicker(retriever, passages=len(hits)).pick(query, hits)
+    shown = []
+    for hit in hits:
+        sentences = [text for text, _ in retriever.sentences_of(retriever.row_of(hit.chunk))]
+        best = [e.sentence for e in ranked if e.hit == hit]
+        kept: set[str] = set()
+        for sentence in best:
+            if sum(map(len, kept)) + len(sentence) > max_chars and kept:
+                break
+            kept.update(line.text for line in split_sentences(sentence))
+        excerpt = "".join(s for s in sentences if s in kept) or hit.chunk.text[:max_chars]
+        english = [retriever.curation.rendering(s) for s in sentences if s in kept] if query.lang == "en" else []
+        if english and all(english):
+            shown.append(Shown(hit, "", " ".join(english)))  # type: ignore[arg-type]
+        else:
+            shown.append(Shown(hit, excerpt))
+    return shown
 
 
 def draft_from_text(text: str, shown: list[Hit], renderings: list[str]) -> Draft:
@@ -117,8 +158,11 @@ class ChatGenerator:
     def stream(self, query: Query, hits: list[Hit]) -> Iterator[str]:
         raise NotImplementedError
 
+    def shown(self, query: Query, hits: list[Hit]) -> list[Shown]:
+        return whole_passages(query, hits[: self.passages], self.retriever)
+
     def messages(self, query: Query, hits: list[Hit]) -> list[tuple[str, str]]:
-        return build_messages(query, hits, self.retriever, self.settings.prompts_dir, self.passages)
+        return build_messages(query, self.shown(query, hits), self.retriever, self.settings.prompts_dir)
 
     def draft(self, query: Query, hits: list[Hit]) -> Draft:
         shown = hits[: self.passages]
@@ -152,6 +196,7 @@ class LlamaCppGenerator(ChatGenerator):
 
     name = "llamacpp"
     passages = 3  # a 1.5B model on two cores reads ~50 prompt tokens a second: keep the prompt short
+    max_tokens = 200  # one to three sentences
 
     def __init__(self, retriever: HybridRetriever, settings: Settings) -> None:
         from assistant.model_fetch import default_gguf_path
@@ -171,12 +216,21 @@ class LlamaCppGenerator(ChatGenerator):
             model_path=str(path), n_ctx=3072, n_batch=512, n_threads=settings.threads or None, verbose=False
         )
 
+    def shown(self, query: Query, hits: list[Hit]) -> list[Shown]:
+        chars = self.settings.llamacpp_excerpt_chars
+        if chars <= 0:
+            return super().shown(query, hits)
+        return passage_excerpts(query, hits[: self.passages], self.retriever, chars)
+
     def stream(self, query: Query, hits: list[Hit]) -> Iterator[str]:
         messages = [
             {"role": "system" if role == "system" else "user", "content": content}
             for role, content in self.messages(query, hits)
         ]
-        for part in self.model.create_chat_completion(messages=messages, stream=True, temperature=0, max_tokens=400):
+        parts = self.model.create_chat_completion(
+            messages=messages, stream=True, temperature=0, max_tokens=self.max_tokens
+        )
+        for part in parts:
             token = part["choices"][0]["delta"].get("content")
             if token:
                 yield token

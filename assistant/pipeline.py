@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from assistant.abstention import judge
+from assistant.abstention import Verdict, judge
 from assistant.answering import Draft, ExtractiveGenerator, Generator
 from assistant.citations import check_answer, make_citations
 from assistant.curation import Curation
@@ -139,7 +139,12 @@ class Assistant:
             notes.append(f"{mode} is unavailable ({exc}); this is the extractive answer")
             return extractive.draft(query, hits), "extractive"
         if draft.abstained:
-            return draft, mode
+            # Whether the plans say is decided by the calibrated checks, not by a small model's modesty.
+            fallback = extractive.draft(query, hits)
+            if self.verdict(query, fallback).abstain:
+                return draft, mode
+            notes.append(f"the {mode} model found no answer in its passages; this is the extractive answer")
+            return fallback, "extractive"
         problems = check_answer(draft.text, list(draft.cited), self.renderings(draft.cited))
         if problems or not draft.cited:
             reason = problems[0].reason if problems else "the answer cites no passage"
@@ -150,11 +155,14 @@ class Assistant:
     def renderings(self, hits) -> list[str]:
         return [self.retriever.text_en[self.retriever.row_of(h.chunk)] for h in hits]
 
-    def finish(self, query: Query, hits: list[Hit], draft: Draft, mode: str, notes: list[str]) -> Answer:
+    def verdict(self, query: Query, draft: Draft) -> Verdict:
         evidence_zh = " ".join(draft.quotes)
         evidence_en = " ".join(filter(None, (self.curation.rendering(s) or "" for s in split_quotes(draft.quotes))))
         texts = {"corpus_text": self.corpus_text, "english_corpus": self.english_corpus}
-        verdict = judge(query.lang, query.search_text, evidence_zh, evidence_en, **texts)
+        return judge(query.lang, query.search_text, evidence_zh, evidence_en, **texts)
+
+    def finish(self, query: Query, hits: list[Hit], draft: Draft, mode: str, notes: list[str]) -> Answer:
+        verdict = self.verdict(query, draft)
         if draft.abstained or verdict.abstain or not draft.cited:
             text = ABSTAIN[query.lang]
             if verdict.reason:

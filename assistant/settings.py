@@ -64,6 +64,9 @@ class Settings:
     openai_model: str = field(default="gpt-4o-mini", metadata={"doc": "model name at that endpoint"})
     openai_api_key: str = field(default="", metadata={"doc": "API key (or OPENAI_API_KEY)"})
     llm_timeout: float = field(default=60.0, metadata={"doc": "seconds before an LLM call is given up"})
+    llamacpp_excerpt_chars: int = field(
+        default=220, metadata={"doc": "llamacpp prompt: best sentences of each passage up to this; 0: whole"}
+    )
     gguf_path: str = field(default="", metadata={"doc": "GGUF file for llamacpp (default: fetched model)"})
     # App
     host: str = field(default="127.0.0.1", metadata={"doc": "address the web app binds"})

@@ -12,7 +12,8 @@ import pytest
 
 from assistant.citations import check_answer, claims
 from assistant.errors import BadQuestionError, SettingsError
-from assistant.llm import fill
+from assistant.llm import build_messages, fill, passage_excerpts
+from assistant.outline import split_sentences
 from assistant.settings import PROJECT_ROOT
 from tests.stub_llm import StubLLM
 
@@ -92,6 +93,33 @@ def test_openai_answer_failing_the_check_falls_back_to_extractive(real_assistant
         answer = with_llm(real_assistant, stub).ask(PV_ZH, mode="openai")
         assert answer.mode == "extractive" and "35亿千瓦" in answer.text
         assert any("failed the citation check" in n for n in answer.notes)
+
+
+def test_a_model_that_finds_nothing_where_the_plans_answer_gives_way_to_extractive(real_assistant):
+    with StubLLM() as stub:
+        stub.reply = "规划文件中没有找到相关内容。"
+        answer = with_llm(real_assistant, stub).ask(PV_ZH, mode="openai")
+        assert answer.mode == "extractive" and not answer.abstained and "35亿千瓦" in answer.text
+        assert any("found no answer" in n for n in answer.notes)
+        unanswerable = with_llm(real_assistant, stub).ask("门源县油菜花旅游节有哪些具体安排？", mode="openai")
+        assert unanswerable.abstained and unanswerable.mode == "openai"
+
+
+def test_small_model_prompt_shows_the_best_sentences_of_each_passage(real_assistant):
+    retriever = real_assistant.retriever
+    for question in (PV_ZH, PV_EN):
+        query = retriever.prepare(question)
+        hits = retriever.search(query, 10)[:3]
+        shown = passage_excerpts(query, hits, retriever, 220)
+        assert [s.hit for s in shown] == hits
+        for item in shown:
+            if item.text:
+                assert all(line.text in item.hit.chunk.text for line in split_sentences(item.text))
+                assert len(item.text) <= max(220, max(len(line.text) for line in split_sentences(item.text)) * 2)
+            else:
+                assert query.lang == "en" and item.rendering, "an English question may see the English alone"
+        prompt = build_messages(query, shown, retriever, real_assistant.settings.prompts_dir)[0][1]
+        assert "35亿千瓦" in prompt or "3.5 billion" in prompt
 
 
 def test_injected_instructions_do_not_change_behaviour(real_assistant):
