@@ -4,10 +4,11 @@ year or for a quantity in a unit the evidence lacks, or the evidence covers too 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from assistant.segmentation import en_tokens
+from assistant.segmentation import en_tokens, zh_tokens
 
 # Quantities a question may ask for, and what evidence giving one looks like (a figure with its unit).
 FIGURE = r"\d[\d.,]*\s*"
@@ -36,6 +37,10 @@ STRUCTURE_WORDS = frozenset({"名词解释", "专栏", "附件", "章节", "目�
 CHINESE_YEAR_RE = re.compile(r"[〇零一二三四五六七八九]{4}(?=年)")
 CHINESE_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
 TITLE_RE = re.compile(r"《[^》]*》")
+# Words that ask what a year's target is without saying what it is about ("2035年的远景是怎么描述的")
+ASKING_FOR_A_TARGET = frozenset(
+    "目标 远景 愿景 描述 情况 状态 达到 实现 预期 设想 target goal vision describe expect expected aim state".split()
+)
 NAME_RE = re.compile(r"\b[A-Z][a-z]+(?:[\s-]+[A-Z][a-z]+)*\b")
 # Capitalised words that are not names of anything in a plan
 NOT_NAMES = frozenset(
@@ -108,16 +113,34 @@ def missing_unit(question: str, evidence: str) -> str | None:
     return None
 
 
-def missing_year(question: str, evidence_zh: str) -> str | None:
-    """A year the question asks about ("到2035年", "by 2035") that the Chinese evidence never mentions
-    outside a document title: 《…二〇三五年远景目标纲要》 sets no target for 2035. (English renderings
-    keep their source's years, so the Chinese is the one place to look.)"""
-    evidence = TITLE_RE.sub("", evidence_zh)
-    evidence = CHINESE_YEAR_RE.sub(lambda m: m.group(0).translate(CHINESE_DIGITS), evidence)
-    for year in re.findall(r"(?<!\d)(?:19|20)\d\d(?!\d)", question):
-        if year not in evidence:
+def missing_year(question: str, evidence: Sequence[tuple[str, str]]) -> str | None:
+    """A year the question asks about ("到2035年", "by 2035") that no evidence sentence states together
+    with something else the question asks about. Years inside a document title (《…二〇三五年远景目标
+    纲要》) set no target. `evidence` holds (Chinese sentence, its English or "") pairs; the Chinese is
+    where the year is looked for, as renderings keep their source's years."""
+    years = re.findall(r"(?<!\d)(?:19|20)\d\d(?!\d)", question)
+    words = [
+        w
+        for w in zh_tokens(question) + en_tokens(question)
+        if len(w) >= 2 and not re.search(r"\d", w) and w not in ASKING_FOR_A_TARGET
+    ]
+    for year in years:
+        if not any(year in year_text(zh) and mentions_any(zh, en, words) for zh, en in evidence):
             return year
     return None
+
+
+def year_text(zh: str) -> str:
+    """Chinese text with document titles removed and years in Chinese numerals written in digits."""
+    text = TITLE_RE.sub("", zh)
+    return CHINESE_YEAR_RE.sub(lambda m: m.group(0).translate(CHINESE_DIGITS), text)
+
+
+def mentions_any(zh: str, en: str, words: list[str]) -> bool:
+    """Does the sentence (or its English) hold one of the question's words? A question of nothing but a
+    year asks about whatever the evidence says of it."""
+    english = set(en_tokens(en))
+    return not words or any(w in zh or w in english for w in words)
 
 
 def english_coverage(question: str, renderings: str) -> float:
@@ -144,20 +167,22 @@ def unknown_english_names(question: str, english_corpus: str) -> list[str]:
 def judge(
     lang: str,
     question: str,
-    evidence_zh: str,
-    evidence_en: str,
+    evidence: Sequence[tuple[str, str]],
     corpus_text: str,
     settings: AbstentionSettings = AbstentionSettings(),
     english_corpus: str = "",
 ) -> Verdict:
-    """Whether to abstain. `english_corpus` is the English text of all the plans, or empty when some
-    plan has no English rendering (a name could then be in its Chinese only)."""
+    """Whether to abstain. `evidence`: the answer's sentences, each with its English rendering or "".
+    `english_corpus` is the English text of all the plans, or empty when some plan has no English
+    rendering (a name could then be in its Chinese only)."""
+    evidence_zh = " ".join(zh for zh, _ in evidence)
+    evidence_en = " ".join(en for _, en in evidence if en)
     unknown = unknown_terms(question, corpus_text, settings) if lang == "zh" else []
     if lang == "en" and english_corpus:
         unknown = unknown_english_names(question, english_corpus)
     if unknown:
         return Verdict(True, f"the plans never mention {', '.join(unknown)}")
-    year = missing_year(question, evidence_zh)
+    year = missing_year(question, evidence)
     if year:
         return Verdict(True, f"the passages found say nothing about {year}")
     unit = missing_unit(question, evidence_zh + " " + evidence_en)

@@ -156,10 +156,9 @@ class Assistant:
         return [self.retriever.text_en[self.retriever.row_of(h.chunk)] for h in hits]
 
     def verdict(self, query: Query, draft: Draft) -> Verdict:
-        evidence_zh = " ".join(draft.quotes)
-        evidence_en = " ".join(filter(None, (self.curation.rendering(s) or "" for s in split_quotes(draft.quotes))))
+        evidence = [(s, self.curation.rendering(s) or "") for s in split_quotes(draft.quotes)]
         texts = {"corpus_text": self.corpus_text, "english_corpus": self.english_corpus}
-        return judge(query.lang, query.search_text, evidence_zh, evidence_en, **texts)
+        return judge(query.lang, query.search_text, evidence, **texts)
 
     def finish(self, query: Query, hits: list[Hit], draft: Draft, mode: str, notes: list[str]) -> Answer:
         verdict = self.verdict(query, draft)

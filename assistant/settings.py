@@ -41,7 +41,7 @@ class Settings:
     dense_weight: float = field(default=0.5, metadata={"doc": "RRF weight of the vector search"})
     sentence_weight: float = field(default=1.0, metadata={"doc": "RRF weight of the best-matching sentence"})
     bm25_weight: float = field(default=1.0, metadata={"doc": "RRF weight of BM25 (Chinese)"})
-    english_weight: float = field(default=1.0, metadata={"doc": "RRF weight of BM25 over English renderings"})
+    english_weight: float = field(default=1.5, metadata={"doc": "RRF weight of BM25 over English renderings"})
     outline_weight: float = field(default=0.1, metadata={"doc": "RRF weight of outline (heading) matches"})
     named_place_weight: float = field(
         default=1.0, metadata={"doc": "RRF weight of places the question names (专栏5, a section title)"}

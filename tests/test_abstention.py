@@ -47,14 +47,22 @@ def test_money_is_asked_in_yuan_not_in_place_names():
 
 def test_a_year_only_in_a_document_title_is_no_target_for_that_year():
     title = "依据《青海省国民经济和社会发展第十四个五年规划和二〇三五年远景目标纲要》编制。"
-    assert missing_year("What is the 2035 target for tourists?", title) == "2035"
-    assert missing_year("到2035年生态环境要达到什么状态？", "到二〇三五年，生态环境根本好转。") is None
-    assert missing_year("到2025年的目标？", "到2025年，森林覆盖率达到8%。") is None
+    assert missing_year("What is the 2035 target for tourists?", [(title, "… Objectives Through 2035")]) == "2035"
+    assert missing_year("到2035年生态环境要达到什么状态？", [("到二〇三五年，生态环境根本好转。", "")]) is None
+    assert missing_year("到2025年的目标？", [("到2025年，森林覆盖率达到8%。", "")]) is None
+
+
+def test_a_year_must_come_with_what_the_question_asks_about():
+    water = ("到2035年，区域水源涵养功能明显提升。", "By 2035, the water conservation function will improve.")
+    assert missing_year("What is the 2035 target for inbound tourists?", [water]) == "2035"
+    assert missing_year("到2035年旅游人次目标是多少？", [water]) == "2035"
+    assert missing_year("By 2035, how will water conservation change?", [water]) is None
+    assert missing_year("到2035年水源涵养功能怎样？", [water]) is None
 
 
 def test_judge_in_each_language():
-    assert judge("zh", "门源县油菜花海旅游开发有哪些安排？", "证据", "", PLANS).abstain
-    assert not judge("en", "What standing for Sanjiangyuan?", "证据", "world-class Sanjiangyuan", PLANS).abstain
+    assert judge("zh", "门源县油菜花海旅游开发有哪些安排？", [("证据", "")], PLANS).abstain
+    assert not judge("en", "What standing for Sanjiangyuan?", [("证据", "world-class Sanjiangyuan")], PLANS).abstain
 
 
 def test_english_names_the_english_plans_never_use_are_unknown():
@@ -63,7 +71,7 @@ def test_english_names_the_english_plans_never_use_are_unknown():
     assert unknown_english_names("What will Golmud and the Qaidam Basin build?", english) == []
     assert unknown_english_names("Which projects are planned in Lenghu Town?", english) == ["Lenghu", "Town"]
     assert unknown_english_names("How will salt lakes develop?", english) == [], "the first word is no name"
-    assert not judge("en", "What about Korla?", "证据", "Korla", PLANS, english_corpus="").abstain, (
+    assert not judge("en", "What about Korla?", [("证据", "Korla")], PLANS, english_corpus="").abstain, (
         "without an English text of every plan, a name may be in a plan's Chinese only"
     )
-    assert judge("en", "What about Korla?", "证据", "Korla", PLANS, english_corpus=english).abstain
+    assert judge("en", "What about Korla?", [("证据", "Korla")], PLANS, english_corpus=english).abstain
