@@ -39,9 +39,12 @@ class RecoverySettings:
     empty_place_cost: float = 30.0  # in-order pass: a place of the contents with no sentence at all
     boundary_cost: float = 1.0  # in-order pass: starting the next place
     refinements: int = 2  # re-estimations of the place profiles from the in-order cut
+    # Whole passes: the first decodes the copies against the titles alone; later ones against the profiles
+    # the previous pass learned, which say more about a place than its title does.
+    copy_passes: int = 3
     sharpness: float = 1.0  # scales the standardised similarity into a log-likelihood
     title_weight: float = 1.0
-    centroid_weight: float = 0.5
+    centroid_weight: float = 2.0  # the sentences attributed to a place, against its title (1.0)
     lexical_weight: float = 0.5
 
 
@@ -57,6 +60,12 @@ class Occurrence:
     forced: int | None  # index of the place whose heading stands right before it
 
 
+@dataclass(frozen=True)
+class Attribution:
+    labels: np.ndarray  # place index of every occurrence
+    reading_order: tuple[str, ...] | None  # distinct sentences in the plan's own order, when recovered
+
+
 def recover_units(
     text: str,
     outline: Outline,
@@ -69,8 +78,8 @@ def recover_units(
     """Attributed, de-duplicated sentence units of a shuffled plan (notice, preface and body)."""
     body_occurrences, places = body_sequence(text, outline, toc_end)
     notice = notice_units(text[:toc_start], {o.sentence.text for o in body_occurrences})
-    labels = attribute(body_occurrences, places, embed_passages, embed_queries, settings)
-    return notice + keep_best_occurrences(body_occurrences, labels, places)
+    attribution = attribute(body_occurrences, places, embed_passages, embed_queries, settings)
+    return notice + keep_best_occurrences(body_occurrences, attribution, places)
 
 
 def build_places(outline: Outline, lead_chapters: set[int]) -> list[Place]:
@@ -148,14 +157,16 @@ def attribute(
     embed_passages: EmbedFn | None,
     embed_queries: EmbedFn | None,
     settings: RecoverySettings,
-) -> np.ndarray:
-    """Place index of every occurrence.
+) -> Attribution:
+    """Place index of every occurrence, and the plan's reading order where the copies could be merged.
 
     1. Similarity of each sentence to each place's titles.
     2. Two-copy decoding of the sentence sequence (`viterbi`): which copy each sentence belongs to.
     3. Where the copies agree on order, merge them into the plan's own reading order and cut that into
        consecutive runs in the contents' order (`segment_in_order`); re-estimate each place's profile
        from its run and cut again.
+    4. Decode the copies again with the learned profiles (`copy_passes`), since which copy a sentence seen
+       once belongs to is decided by content alone.
     """
     texts = [o.sentence.text for o in occurrences]
     unique = list(dict.fromkeys(texts))
@@ -165,26 +176,44 @@ def attribute(
     lexical = LexicalProfiles(unique, descriptions)
     dense = DenseProfiles(unique, descriptions, embed_passages, embed_queries)
     forced = np.array([o.forced if o.forced is not None else -1 for o in occurrences])
-    unassigned = np.full(len(unique), -1)
 
     def emissions_for(unique_labels: np.ndarray) -> np.ndarray:
         scores = settings.lexical_weight * lexical.similarity(unique_labels)
         scores = scores + dense.similarity(unique_labels, settings.title_weight, settings.centroid_weight)
         return standardise(scores) * settings.sharpness
 
-    emissions = emissions_for(unassigned)
+    unique_labels = np.full(len(unique), -1)
+    labels, order = np.full(len(occurrences), -1), None
+    for _ in range(settings.copy_passes):
+        labels, unique_labels, order = decode_pass(occ_unique, forced, unique_labels, emissions_for, settings)
+        if order is None:
+            break
+    return Attribution(labels, tuple(unique[i] for i in order) if order is not None else None)
+
+
+def decode_pass(
+    occ_unique: np.ndarray,
+    forced: np.ndarray,
+    unique_labels: np.ndarray,
+    emissions_for: Callable[[np.ndarray], np.ndarray],
+    settings: RecoverySettings,
+) -> tuple[np.ndarray, np.ndarray, list[int] | None]:
+    """One pass: decode the copies with the current place profiles, merge them into reading order and cut
+    that in the contents' order. Returns the occurrence labels, the labels per unique sentence, and the
+    reading order (None when the copies did not merge: the labels are the two-copy decoding alone)."""
+    emissions = emissions_for(unique_labels)
     labels, copy = viterbi(emissions[occ_unique], forced, settings, copy_assignment(occ_unique))
     order = reading_order(occ_unique, copy)
     if order is None:
-        return labels
-    forced_in_order = unique_assignment(occ_unique, forced, len(unique))[order]
+        return labels, unique_labels, None
+    forced_in_order = unique_assignment(occ_unique, forced, len(unique_labels))[order]
     segmented = segment_in_order(emissions[order], forced_in_order, settings)
-    unique_labels = np.full(len(unique), -1)
+    unique_labels = unique_labels.copy()
     for _ in range(settings.refinements):
         unique_labels[order] = segmented
         segmented = segment_in_order(emissions_for(unique_labels)[order], forced_in_order, settings)
     unique_labels[order] = segmented
-    return unique_labels[occ_unique]
+    return unique_labels[occ_unique], unique_labels, order
 
 
 def copy_assignment(occ_unique: np.ndarray) -> np.ndarray:
@@ -428,9 +457,11 @@ def normalise_rows(m: np.ndarray) -> np.ndarray:
     return m / (np.linalg.norm(m, axis=1, keepdims=True) + 1e-9)
 
 
-def keep_best_occurrences(occurrences: list[Occurrence], labels: np.ndarray, places: list[Place]) -> list[Unit]:
+def keep_best_occurrences(occurrences: list[Occurrence], attribution: Attribution, places: list[Place]) -> list[Unit]:
     """One unit per distinct sentence: a duplicate keeps the occurrence whose place a heading or the
-    longer run of agreeing neighbours supports."""
+    longer run of agreeing neighbours supports. Units follow the plan's reading order where it was
+    recovered (a lead sentence then stands before its body), else the source order."""
+    labels = attribution.labels
     support = run_lengths(labels)
     best: dict[str, int] = {}
     for i, occurrence in enumerate(occurrences):
@@ -438,8 +469,12 @@ def keep_best_occurrences(occurrences: list[Occurrence], labels: np.ndarray, pla
         j = best.get(key)
         if j is None or rank_occurrence(occurrences[i], support[i]) > rank_occurrence(occurrences[j], support[j]):
             best[key] = i
+    kept = sorted(best.values())
+    if attribution.reading_order is not None:
+        rank = {text: r for r, text in enumerate(attribution.reading_order)}
+        kept.sort(key=lambda i: rank[occurrences[i].sentence.text])
     units = []
-    for i in sorted(best.values()):
+    for i in kept:
         sentence = occurrences[i].sentence
         units.append(Unit(places[labels[i]].path, sentence.text, sentence.start, sentence.end))
     return units
