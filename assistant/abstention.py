@@ -25,6 +25,11 @@ UNITS = {
         r"千瓦|\bkw\b|watts?",
         FIGURE + r"(?:亿|万)?千瓦|" + FIGURE + r"(?:billion |million )?(?:kw|gw|mw|kilowatts?)",
     ),
+    "percentage": (  # a rate asked for as a figure; "which measures raise the rate" asks for no figure
+        r"税率|利率|率(?:是|为|要|要求|达到|应)?多少|(?:比例|比重|占比)(?:是|为|达到)?多少|百分之多少|多少%|"
+        r"\bwhat\b[^?]*\b(?:rate|percentage)\b|\bhow (?:high|much|large)\b[^?]*\b(?:rate|share|proportion)\b",
+        r"\d\s*%|百分之|percent",
+    ),
     "area": (
         r"公顷|亩|hectares?|square kilomet|平方公里",
         FIGURE + r"(?:万)?(?:公顷|亩|平方公里)|" + FIGURE + r"(?:million )?(?:hectares?|mu|square kilomet)",
@@ -37,6 +42,7 @@ STRUCTURE_WORDS = frozenset({"名词解释", "专栏", "附件", "章节", "目�
 CHINESE_YEAR_RE = re.compile(r"[〇零一二三四五六七八九]{4}(?=年)")
 CHINESE_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
 TITLE_RE = re.compile(r"《[^》]*》")
+YEAR_RE = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 # Words that ask what a year's target is without saying what it is about ("2035年的远景是怎么描述的")
 ASKING_FOR_A_TARGET = frozenset(
     "目标 远景 愿景 描述 情况 状态 达到 实现 预期 设想 target goal vision describe expect expected aim state".split()
@@ -118,7 +124,7 @@ def missing_year(question: str, evidence: Sequence[tuple[str, str]]) -> str | No
     with something else the question asks about. Years inside a document title (《…二〇三五年远景目标
     纲要》) set no target. `evidence` holds (Chinese sentence, its English or "") pairs; the Chinese is
     where the year is looked for, as renderings keep their source's years."""
-    years = re.findall(r"(?<!\d)(?:19|20)\d\d(?!\d)", question)
+    years = asked_years(question)
     words = [
         w
         for w in zh_tokens(question) + en_tokens(question)
@@ -128,6 +134,10 @@ def missing_year(question: str, evidence: Sequence[tuple[str, str]]) -> str | No
         if not any(year in year_text(zh) and mentions_any(zh, en, words) for zh, en in evidence):
             return year
     return None
+
+
+def asked_years(question: str) -> list[str]:
+    return YEAR_RE.findall(question)
 
 
 def year_text(zh: str) -> str:

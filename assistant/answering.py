@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from assistant.abstention import asked_years, year_text
 from assistant.models import Hit
 from assistant.outline import split_sentences
 from assistant.retrieval import HybridRetriever, PlaceReference, Query
@@ -82,6 +83,7 @@ class SentencePicker:
     retriever: HybridRetriever
     passages: int = 6
     overlap_weight: float = 0.3
+    year_bonus: float = 0.05  # a year the question names is a hard constraint: abstention checks it too
     lead_chars: int = 30  # a sentence this short is a paragraph's lead: what follows it is the content
 
     def pick(self, query: Query, hits: list[Hit]) -> list[Evidence]:
@@ -92,6 +94,7 @@ class SentencePicker:
         wanted_en = set(en_tokens(query.search_text)) if query.lang == "en" else set()
         asks_number = bool(NUMBER_QUESTION_RE.search(query.text))
         asks_definition = bool(DEFINITION_QUESTION_RE.search(query.text))
+        years = asked_years(query.search_text)
         scored = []
         for hit in hits[: self.passages]:
             sentences = self.retriever.sentences_of(self.retriever.row_of(hit.chunk))
@@ -105,6 +108,8 @@ class SentencePicker:
                     score += 0.02
                 if asks_definition and hit.chunk.path.part == "glossary":
                     score += 0.05
+                if years and any(year in year_text(text) for year in years):
+                    score += self.year_bonus
                 scored.append(Evidence(hit, self.with_continuation(hit, sentences, i), score))
         return sorted(scored, key=lambda e: -e.score)
 

@@ -45,6 +45,22 @@ def test_money_is_asked_in_yuan_not_in_place_names():
     assert missing_unit("总投资是多少亿元？", "总投资120亿元") is None
 
 
+@pytest.mark.parametrize(
+    ("question", "evidence", "missing"),
+    [
+        ("What corporate income tax rate applies in the pilot zone?", "Build the pilot zone as a core area.", True),
+        ("企业所得税税率是多少？", "打造以柴达木循环经济试验区为核心区的产业集聚区。", True),
+        ("森林覆盖率要达到多少？", "森林覆盖率达到8%。", False),
+        ("What is the forest coverage rate target?", "Forest coverage will reach 8 percent.", False),
+        # asking how to raise a rate asks for no figure
+        ("Which measures raise the recycling rate?", "Improve the recycling network.", False),
+        ("如何提高资源回收利用率？", "完善回收网络。", False),
+    ],
+)
+def test_a_rate_asked_for_as_a_figure_needs_a_percentage(question, evidence, missing):
+    assert (missing_unit(question, evidence) == "percentage") is missing
+
+
 def test_a_year_only_in_a_document_title_is_no_target_for_that_year():
     title = "依据《青海省国民经济和社会发展第十四个五年规划和二〇三五年远景目标纲要》编制。"
     assert missing_year("What is the 2035 target for tourists?", [(title, "… Objectives Through 2035")]) == "2035"

@@ -271,3 +271,13 @@ def test_llamacpp_generator_with_a_real_small_model(real_assistant, tmp_path):
         assert any("llamacpp answer failed the citation check" in n for n in answer.notes)
     else:
         assert answer.citations and all(c.quote for c in answer.citations)
+
+
+def test_a_year_in_the_question_picks_the_sentence_that_states_it(real_assistant):
+    question = (
+        "How did Qinghai's share of good-air days in 2020 compare with the plan's target for major cities over the "
+        "14th Five-Year period?"
+    )
+    answer = real_assistant.ask(question)  # without the year's weight: sentences about other years, abstained
+    assert not answer.abstained
+    assert any("2020" in c.quote and "97.2%" in c.quote for c in answer.citations)
