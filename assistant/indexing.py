@@ -55,6 +55,7 @@ def corpus_state(settings: Settings) -> dict[str, Any]:
         "embedder": embedder_identity(settings),
         "chunking": {"max_chars": settings.chunk_max_chars, "min_chars": settings.chunk_min_chars},
         "curation": curation_hash,
+        "english_vectors": settings.english_dense,
         "files": {p.name: file_sha256(p) for p in corpus_files(corpus)} if corpus.is_dir() else {},
     }
 
@@ -88,7 +89,7 @@ def ensure_index(
 
 def staleness(manifest: dict[str, Any], state: dict[str, Any]) -> str:
     """Why an index no longer matches the corpus and settings; empty if it does."""
-    for key in ("pipeline", "embedder", "chunking", "curation"):
+    for key in ("pipeline", "embedder", "chunking", "curation", "english_vectors"):
         if manifest.get(key) != state[key]:
             return f"{key} changed ({manifest.get(key)} -> {state[key]})"
     indexed = {name: meta["sha256"] for name, meta in manifest.get("files", {}).items()}
@@ -118,7 +119,7 @@ def build_index(
             report.errors[path.name] = exc.reason
             continue
         chunks = chunk_document(doc, settings.chunk_max_chars, settings.chunk_min_chars)
-        built.add(doc, state["files"][path.name], chunks, curation, cache)
+        built.add(doc, state["files"][path.name], chunks, curation, cache, settings.english_dense)
     report.embedded_texts = cache.embedded
     report.seconds = time.perf_counter() - started
     manifest = {
@@ -151,16 +152,29 @@ class IndexParts:
     sentence_vectors: list[np.ndarray] = field(default_factory=list)
     files: dict[str, dict[str, str]] = field(default_factory=dict)
 
-    def add(self, doc: Document, sha: str, chunks: list[Chunk], curation: Curation, embedder: Embedder) -> None:
+    def add(
+        self,
+        doc: Document,
+        sha: str,
+        chunks: list[Chunk],
+        curation: Curation,
+        embedder: Embedder,
+        english: bool = False,
+    ) -> None:
         headings = embedder.embed_passages([heading_text(doc, c) for c in chunks])
         for chunk, heading_vector in zip(chunks, headings):
             texts = passage_sentences(chunk.text) or [chunk.text]
             vectors = embedder.embed_passages(texts)
+            renderings = english_sentences(texts, curation) if english else []
             row = len(self.records)
             # the heading is kept with the sentences so that a rebuild can reuse its vector too
             self.sentences.append({"chunk": row, "text": heading_text(doc, chunk), "heading": True})
             self.sentences.extend({"chunk": row, "text": t} for t in texts)
-            self.sentence_vectors.append(np.vstack([heading_vector[None, :], vectors]))
+            self.sentences.extend({"chunk": row, "text": t, "english": True} for t in renderings)
+            parts = [heading_vector[None, :], vectors]
+            if renderings:
+                parts.append(embedder.embed_passages(renderings))
+            self.sentence_vectors.append(np.vstack(parts))
             self.vectors.append(passage_vector(vectors, heading_vector))
             self.records.append(passage_record(chunk, curation))
         self.documents.append(document_record(doc, sha, len(chunks), curation))
@@ -201,6 +215,11 @@ def passage_record(chunk: Chunk, curation: Curation) -> dict[str, Any]:
 def passage_sentences(text: str) -> list[str]:
     """The sentences of a passage as the index stores them and the English renderings are keyed by."""
     return [s.text for s in split_sentences(text)]
+
+
+def english_sentences(sentences: list[str], curation: Curation) -> list[str]:
+    """The curated English of each sentence that has one, each once, for vector search in English."""
+    return list(dict.fromkeys(r for r in (curation.rendering(s) for s in sentences) if r))
 
 
 def english_rendering(text: str, curation: Curation) -> str:

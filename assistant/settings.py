@@ -42,6 +42,16 @@ class Settings:
     sentence_weight: float = field(default=1.0, metadata={"doc": "RRF weight of the best-matching sentence"})
     bm25_weight: float = field(default=1.0, metadata={"doc": "RRF weight of BM25 (Chinese)"})
     english_weight: float = field(default=1.5, metadata={"doc": "RRF weight of BM25 over English renderings"})
+    # Off by default: measured on the dev and held-out sets it ranks English passages better (held-out
+    # hit@1 0.667 -> 0.800) but picks no better answers, and costs ~90 s per cold build and ~35 ms (p50)
+    # per English question (benchmarks/bench_english.py).
+    english_dense: bool = field(
+        default=False,
+        metadata={"doc": "embed the English renderings too, for vector search in English (~90 s more per cold build)"},
+    )
+    english_dense_weight: float = field(
+        default=1.5, metadata={"doc": "RRF weight of the best-matching English rendering sentence"}
+    )
     outline_weight: float = field(default=0.1, metadata={"doc": "RRF weight of outline (heading) matches"})
     named_place_weight: float = field(
         default=1.0, metadata={"doc": "RRF weight of places the question names (专栏5, a section title)"}

@@ -110,3 +110,33 @@ def test_cli_reports_a_missing_corpus_clearly(tmp_path):
         text=True,
     )
     assert out.returncode == 2 and "corpus folder not found" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_english_renderings_get_vectors_when_asked(small_settings):
+    """`english_dense`: the renderings are embedded too and searched in English; turning it on or off
+    makes the index stale."""
+    from assistant.curation import Curation
+    from assistant.retrieval import HybridRetriever
+
+    renderings = {
+        "部分地区地下水超采问题依然突出，城镇污水管网建设滞后。": "In some areas the over-extraction of groundwater "
+        "remains a prominent problem, and urban sewer networks lag behind.",
+        "全省河湖水质持续改善，地表水优良比例达到95%。": "Water quality in rivers and lakes across the province "
+        "kept improving, and the share of good surface water reached 95%.",
+    }
+    folder = small_settings.corpus_dir / "translations"
+    folder.mkdir()
+    lines = [json.dumps({"zh": zh, "en": en}, ensure_ascii=False) for zh, en in renderings.items()]
+    (folder / "water.en.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    build(small_settings)
+    settings = small_settings.with_(english_dense=True)
+    index, report = build(settings)
+    assert report.rebuilt and "english_vectors" in report.reason
+    english = [s["text"] for s in index.sentences if s.get("english")]
+    assert sorted(english) == sorted(renderings.values())
+    retriever = HybridRetriever(index, make_embedder(settings), settings, Curation.load(settings.corpus_dir))
+    query = retriever.prepare("Where is too much groundwater being pumped?")
+    ranking = retriever.rankings(query, [True] * len(index.chunks))["dense_en"]
+    assert "地下水超采" in index.chunks[ranking[0]].text
+    body = retriever.sentences_of(ranking[0])
+    assert body and not any(text in renderings.values() for text, _ in body), "answers quote Chinese sentences"

@@ -157,14 +157,14 @@ def test_english_question_finds_chinese_evidence(real_assistant):
 
 def test_dev_set_retrieval_floor(real_assistant, record_property):
     """Smoke evaluation on the whole dev set; floors a little under the figures measured when set
-    (zh hit@5 0.977, en 0.932)."""
+    (zh hit@5 0.977, en 0.955)."""
     questions, problems = load_dataset(PROJECT_ROOT / "eval" / "dev.jsonl")
     assert not problems
     summary = retrieval_summary(evaluate_retrieval(real_assistant, questions))
     record_property("retrieval", summary)
     print("\n", {lang: round(s["hit@5"], 3) for lang, s in summary.items()})
     assert summary["zh"]["hit@5"] >= 0.95
-    assert summary["en"]["hit@5"] >= 0.90
+    assert summary["en"]["hit@5"] >= 0.93
 
 
 @pytest.mark.parametrize("name, size", [("dev.jsonl", 80), ("heldout.jsonl", 40)])
