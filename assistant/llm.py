@@ -104,8 +104,28 @@ def draft_from_text(text: str, shown: list[Hit], renderings: list[str]) -> Draft
     cited = tuple(shown[n - 1] for n in used if 1 <= n <= len(shown))
     renumber = {n: i for i, n in enumerate([n for n in used if 1 <= n <= len(shown)], 1)}
     text = MARKER_RE.sub(lambda m: f"[{renumber.get(int(m.group(1)), int(m.group(1)) + 100)}]", text)
-    abstained = not cited and any(p in text for p in ("没有找到相关内容", "plans do not say"))
-    return Draft(text.strip(), cited, tuple(h.chunk.text for h in cited), abstained)
+    if says_only_not_found(text):
+        return Draft(text.strip(), (), (), True)
+    return Draft(text.strip(), cited, tuple(h.chunk.text for h in cited), False)
+
+
+NOT_FOUND = ("没有找到相关内容", "plans do not say", "plans do not mention")
+
+
+def says_only_not_found(text: str) -> bool:
+    """The model's answer is that the plans do not say, whatever markers it put after that: "The plans
+    do not say.[1]" cites a passage for a claim it does not make. "The plans do not say much about X,
+    but Box 5 lists…" makes a claim."""
+
+    def substance(piece: str) -> int:
+        return len(re.sub(r"[\W_]+", "", piece))
+
+    sentences = [s for s in re.split(r"(?<=[。！？.!?])", MARKER_RE.sub("", text)) if s.strip()]
+    found = [s for s in sentences if any(p in s for p in NOT_FOUND)]
+    if not found:
+        return False
+    claims = [s for s in sentences if s not in found] + [s.replace(p, "") for s in found for p in NOT_FOUND if p in s]
+    return sum(substance(c) for c in claims) < 25
 
 
 def attach_missing_markers(text: str, shown: list[Hit], renderings: list[str], floor: float = 0.5) -> str:

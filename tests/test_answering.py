@@ -12,7 +12,7 @@ import pytest
 
 from assistant.citations import check_answer, claims
 from assistant.errors import BadQuestionError, SettingsError
-from assistant.llm import build_messages, fill, passage_excerpts
+from assistant.llm import build_messages, fill, passage_excerpts, says_only_not_found
 from assistant.outline import split_sentences
 from assistant.settings import PROJECT_ROOT
 from tests.stub_llm import StubLLM
@@ -95,14 +95,29 @@ def test_openai_answer_failing_the_check_falls_back_to_extractive(real_assistant
         assert any("failed the citation check" in n for n in answer.notes)
 
 
-def test_a_model_that_finds_nothing_where_the_plans_answer_gives_way_to_extractive(real_assistant):
+@pytest.mark.parametrize("reply", ["规划文件中没有找到相关内容。", "规划文件中没有找到相关内容。[1]"])
+def test_a_model_that_finds_nothing_where_the_plans_answer_gives_way_to_extractive(real_assistant, reply):
     with StubLLM() as stub:
-        stub.reply = "规划文件中没有找到相关内容。"
+        stub.reply = reply  # a marker after "not found" cites nothing
         answer = with_llm(real_assistant, stub).ask(PV_ZH, mode="openai")
         assert answer.mode == "extractive" and not answer.abstained and "35亿千瓦" in answer.text
         assert any("found no answer" in n for n in answer.notes)
         unanswerable = with_llm(real_assistant, stub).ask("门源县油菜花旅游节有哪些具体安排？", mode="openai")
         assert unanswerable.abstained and unanswerable.mode == "openai"
+
+
+@pytest.mark.parametrize(
+    ("reply", "not_found"),
+    [
+        ("The plans do not say.[1]", True),
+        ("The plans do not say what the tax rate is.[2]", True),
+        ("规划文件中没有找到相关内容。", True),
+        ("The plans do not say much about fees, but Box 5 lists three projects: a, b and c.[1]", False),
+        ("Qinghai targets 3.5 billion kW of photovoltaic capacity.[1]", False),
+    ],
+)
+def test_a_not_found_reply_is_recognised_whatever_its_markers(reply, not_found):
+    assert says_only_not_found(reply) is not_found
 
 
 def test_small_model_prompt_shows_the_best_sentences_of_each_passage(real_assistant):
