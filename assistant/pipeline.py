@@ -56,6 +56,11 @@ class Assistant:
     def retriever(self) -> HybridRetriever:
         return HybridRetriever(self.index, self.embedder, self.settings, self.curation)
 
+    def with_settings(self, **changes: object) -> Assistant:
+        """The same index and models with some settings changed (retrieval and answering ones: the index
+        is not rebuilt)."""
+        return Assistant(self.settings.with_(**changes), self.index, self.embedder, self.curation, self.build_report)
+
     def clean_question(self, question: str) -> tuple[str, list[str]]:
         """The question trimmed to the configured length, with a note when it was cut."""
         text = " ".join((question or "").split())

