@@ -29,7 +29,7 @@ from assistant.store import StoredIndex, chunk_to_json, read_index, write_index
 log = logging.getLogger(__name__)
 
 # Bump when parsing, recovery or chunking change what a document turns into.
-PIPELINE_VERSION = "2026-11-26.4"
+PIPELINE_VERSION = "2026-11-26.5"
 
 
 @dataclass

@@ -45,6 +45,9 @@ class RecoverySettings:
     sharpness: float = 1.0  # scales the standardised similarity into a log-likelihood
     title_weight: float = 1.0
     centroid_weight: float = 2.0  # the sentences attributed to a place, against its title (1.0)
+    # All the sentences attributed to a place's chapter: more text than one section has, and which copy a
+    # sentence seen once belongs to is mostly a choice between chapters.
+    chapter_weight: float = 4.0
     lexical_weight: float = 0.5
 
 
@@ -166,7 +169,8 @@ def attribute(
        consecutive runs in the contents' order (`segment_in_order`); re-estimate each place's profile
        from its run and cut again.
     4. Decode the copies again with the learned profiles (`copy_passes`), since which copy a sentence seen
-       once belongs to is decided by content alone.
+       once belongs to is decided by content alone. A learned profile is its place's sentences, and also
+       its whole chapter's (`chapter_weight`).
     """
     texts = [o.sentence.text for o in occurrences]
     unique = list(dict.fromkeys(texts))
@@ -174,12 +178,14 @@ def attribute(
     occ_unique = np.array([position[t] for t in texts])
     descriptions = [p.description for p in places]
     lexical = LexicalProfiles(unique, descriptions)
+    chapters = np.array([p.path.chapter if p.path.chapter is not None else -1 for p in places])
     dense = DenseProfiles(unique, descriptions, embed_passages, embed_queries)
     forced = np.array([o.forced if o.forced is not None else -1 for o in occurrences])
 
     def emissions_for(unique_labels: np.ndarray) -> np.ndarray:
         scores = settings.lexical_weight * lexical.similarity(unique_labels)
         scores = scores + dense.similarity(unique_labels, settings.title_weight, settings.centroid_weight)
+        scores = scores + settings.chapter_weight * dense.group_similarity(unique_labels, chapters)
         return standardise(scores) * settings.sharpness
 
     unique_labels = np.full(len(unique), -1)
@@ -450,6 +456,21 @@ class DenseProfiles:
             # leave-one-out centroid for the sentences currently in place j
             loo = sums[j][None, :] - np.where((labels == j)[:, None], self.p, 0.0)
             sims[:, j] += centroid_weight * (normalise_rows(loo) * self.p).sum(axis=1)
+        return sims
+
+    def group_similarity(self, labels: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        """Similarity of each sentence to the leave-one-out centroid of the sentences in its place's
+        group (`groups`: a group key per place, e.g. the chapter), as a column per place."""
+        if not self.enabled or (labels < 0).all():
+            return np.zeros((len(labels), len(groups)), dtype=np.float32)
+        sims = np.zeros((len(labels), len(groups)), dtype=np.float32)
+        label_group = np.where(labels >= 0, groups[np.clip(labels, 0, None)], np.iinfo(np.int64).min)
+        for group in np.unique(groups):
+            members = label_group == group
+            if not members.any():
+                continue
+            loo = self.p[members].sum(axis=0)[None, :] - np.where(members[:, None], self.p, 0.0)
+            sims[:, groups == group] = (normalise_rows(loo) * self.p).sum(axis=1)[:, None]
         return sims
 
 
