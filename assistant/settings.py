@@ -42,8 +42,8 @@ class Settings:
     sentence_weight: float = field(default=1.0, metadata={"doc": "RRF weight of the best-matching sentence"})
     bm25_weight: float = field(default=1.0, metadata={"doc": "RRF weight of BM25 (Chinese)"})
     english_weight: float = field(default=1.5, metadata={"doc": "RRF weight of BM25 over English renderings"})
-    # Off by default: measured on the dev and held-out sets it ranks English passages better (held-out
-    # hit@1 0.667 -> 0.800) but picks no better answers, and costs ~90 s per cold build and ~35 ms (p50)
+    # Off by default: it finds more English passages in the top five on the dev and held-out sets, but its
+    # answers are worse on dev and better on held-out, and it costs ~90 s per cold build and ~35 ms (p50)
     # per English question (benchmarks/bench_english.py).
     english_dense: bool = field(
         default=False,

@@ -40,7 +40,7 @@ def test_report_files_and_comparison(real_assistant, tmp_path):
 
 def test_dev_set_answer_floor(real_assistant, record_property):
     """CI's smoke evaluation of answers, extractive mode: floors a little under the figures measured when
-    they were set (key-fact accuracy zh 0.909, en 0.909; section-true citation 0.947; abstention zh 1.0,
+    they were set (key-fact accuracy zh 0.909, en 0.909; section-true citation 0.960; abstention zh 1.0,
     en 1.0; false abstention 0). One question is 0.023 of a language's key-fact accuracy."""
     questions, _ = load_dataset(DEV)
     summary = answer_summary(evaluate_answers(real_assistant, questions))
@@ -48,7 +48,7 @@ def test_dev_set_answer_floor(real_assistant, record_property):
     print("\n", {lang: round(s["key_accuracy"], 3) for lang, s in summary.items()})
     assert summary["zh"]["key_accuracy"] >= 0.88
     assert summary["en"]["key_accuracy"] >= 0.88
-    assert summary["all"]["section_true"] >= 0.93
+    assert summary["all"]["section_true"] >= 0.94
     assert summary["all"]["language_match"] >= 0.95
     assert summary["zh"]["abstained_unanswerable"] >= 0.75 and summary["en"]["abstained_unanswerable"] >= 0.75
     assert summary["all"]["false_abstention"] <= 0.05
