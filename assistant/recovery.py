@@ -275,7 +275,15 @@ def viterbi(
     if copy_of[0] >= 0:
         scores[1 - copy_of[0]] = np.full((k, k), neg)
     back = np.zeros((n, 2, k, k), dtype=np.int64)
-    grid_a, grid_b = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
+    moves = ((0, t["stay"]), (1, t["advance"]), (2, t["skip"]))
+    places = np.arange(k)
+    # flat index of the state each move comes from; the same at every step
+    move_codes = {
+        (source, shift, target): encode(source, np.clip(places - shift, 0, None)[:, None], places[None, :], target, k)
+        for source in (0, 1)
+        for shift, _ in moves
+        for target in (0, 1)
+    }
     for i in range(1, n):
         new_scores, new_back = [], []
         for target in (0, 1):
@@ -284,14 +292,12 @@ def viterbi(
             for source in (0, 1):
                 stream = t["same"] if source == target else t["switch"]
                 prev = scores[source] if target == 0 else scores[source].T  # rows: the moving copy
-                for shift, cost in ((0, t["stay"]), (1, t["advance"]), (2, t["skip"])):
+                for shift, cost in moves:
                     moved = np.full((k, k), neg)
                     moved[shift:] = prev[: k - shift] + cost + stream
-                    rows = np.clip(np.arange(k) - shift, 0, None)
-                    code = encode(source, rows[:, None], np.arange(k)[None, :], target, k)
                     better = moved > best
                     best = np.where(better, moved, best)
-                    ptr = np.where(better, code, ptr)
+                    ptr = np.where(better, move_codes[source, shift, target], ptr)
                 jumped = prev.max(axis=0) + t["jump"] + stream
                 jump_rows = prev.argmax(axis=0)
                 better = jumped[None, :] > best
@@ -358,7 +364,7 @@ def segment_in_order(emissions: np.ndarray, forced: np.ndarray, settings: Recove
     for i in range(1, n):
         adjusted = score + skip * (places + 1)
         prefix_best = np.maximum.accumulate(adjusted)
-        prefix_arg = np.array([int(np.argmax(adjusted[: j + 1])) for j in range(k)])
+        prefix_arg = running_argmax(adjusted, prefix_best)
         move = np.r_[-1e18, prefix_best[:-1] - skip * places[1:] - change]
         move = np.where(headed & (places != forced[i]), -1e18, move)
         move_from = np.r_[0, prefix_arg[:-1]]
@@ -370,6 +376,12 @@ def segment_in_order(emissions: np.ndarray, forced: np.ndarray, settings: Recove
     for i in range(n - 1, 0, -1):
         path[i - 1] = back[i, path[i]]
     return path
+
+
+def running_argmax(values: np.ndarray, running_max: np.ndarray) -> np.ndarray:
+    """For each j, the first index of the maximum of values[: j + 1] (like `np.argmax` on each prefix)."""
+    rises = np.r_[True, values[1:] > running_max[:-1]]
+    return np.maximum.accumulate(np.where(rises, np.arange(len(values)), 0))
 
 
 def encode(source: int, moving: np.ndarray, other: np.ndarray, target: int, k: int) -> np.ndarray:
@@ -414,13 +426,9 @@ class LexicalProfiles:
         profiles = self.titles * idf * 3.0  # titles weigh like a few sentences
         sums = np.zeros_like(profiles)
         np.add.at(sums, labels[labels >= 0], x[labels >= 0])
-        own = np.zeros_like(x @ profiles.T)
-        sims = np.zeros_like(own)
-        for k in range(profiles.shape[0]):
-            col = profiles[k] + sums[k]
-            sims[:, k] = x @ col
-            # leave-one-out: a sentence must not vote for the place it already sits in
-            own[:, k] = np.where(labels == k, (x * x).sum(axis=1), 0.0)
+        sims = x @ (profiles + sums).T
+        # leave-one-out: a sentence must not vote for the place it already sits in
+        own = np.where(labels[:, None] == np.arange(profiles.shape[0])[None, :], (x * x).sum(axis=1)[:, None], 0.0)
         norms = np.linalg.norm(profiles + sums, axis=1) + 1e-9
         return (sims - own) / norms
 

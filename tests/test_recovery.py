@@ -85,3 +85,18 @@ def test_units_follow_the_recovered_reading_order():
     assert [u.text for u in source_order] == ["B。", "X。", "A。", "C。"]
     assert [u.text for u in read] == ["X。", "A。", "B。", "C。"]
     assert read[2].start == 0  # the unit still points at the occurrence kept
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[3.0, 1.0, 3.0, 5.0, 5.0, 2.0], [-1e18, -1e18, 0.5, 0.5], [7.0], [1.0, 2.0, 3.0], [3.0, 2.0, 1.0]],
+)
+def test_running_argmax_is_argmax_of_each_prefix(values):
+    """The segmenter's vectorised back-pointer must pick what `np.argmax` picks, ties included (first)."""
+    import numpy as np
+
+    from assistant.recovery import running_argmax
+
+    array = np.array(values)
+    expected = [int(np.argmax(array[: j + 1])) for j in range(len(array))]
+    assert running_argmax(array, np.maximum.accumulate(array)).tolist() == expected
