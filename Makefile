@@ -38,6 +38,7 @@ browser:
 
 test: $(TEST_STAMP) browser
 	$(BIN)/ruff check assistant tests benchmarks
+	$(BIN)/ruff format --check assistant tests benchmarks
 	$(BIN)/python -m pytest -q
 
 bench: $(TEST_STAMP) browser

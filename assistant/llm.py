@@ -67,8 +67,7 @@ def build_messages(
 def whole_passages(query: Query, hits: list[Hit], retriever: HybridRetriever) -> list[Shown]:
     """Each passage whole, with its English rendering for an English question."""
     return [
-        Shown(h, h.chunk.text, retriever.text_en[retriever.row_of(h.chunk)] if query.lang == "en" else "")
-        for h in hits
+        Shown(h, h.chunk.text, retriever.text_en[retriever.row_of(h.chunk)] if query.lang == "en" else "") for h in hits
     ]
 
 
