@@ -132,7 +132,8 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     if report.rebuilt:
         print(
             f"index built in {report.seconds:.1f} s: {len(index.documents)} documents, {len(index.chunks)} passages "
-            f"({report.embedded_texts} texts embedded, the rest reused) -> {index.folder}"
+            f"({report.embedded_texts} texts embedded in {report.embed_seconds:.1f} s, the rest reused)"
+            f" -> {index.folder}"
         )
     else:
         print(f"index is up to date: {len(index.documents)} documents, {len(index.chunks)} passages")

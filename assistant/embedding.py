@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from importlib import metadata
 from typing import Protocol
@@ -163,6 +164,8 @@ class CachingEmbedder:
         self._inner = inner
         self._passages: dict[str, np.ndarray] = dict(known or {})
         self.embedded = 0
+        self.embedded_chars = 0
+        self.seconds = 0.0  # time spent inside the embedder, passages and queries: the floor of a cold build
 
     @property
     def name(self) -> str:
@@ -176,11 +179,18 @@ class CachingEmbedder:
         missing = list(dict.fromkeys(t for t in texts if t not in self._passages))
         if missing:
             self.embedded += len(missing)
-            for text, vector in zip(missing, self._inner.embed_passages(missing)):
+            self.embedded_chars += sum(map(len, missing))
+            started = time.perf_counter()
+            vectors = self._inner.embed_passages(missing)
+            self.seconds += time.perf_counter() - started
+            for text, vector in zip(missing, vectors):
                 self._passages[text] = vector
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.vstack([self._passages[t] for t in texts]).astype(np.float32, copy=False)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._inner.embed_queries(texts)
+        started = time.perf_counter()
+        vectors = self._inner.embed_queries(texts)
+        self.seconds += time.perf_counter() - started
+        return vectors

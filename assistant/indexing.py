@@ -37,6 +37,8 @@ class BuildReport:
     rebuilt: bool = False
     reason: str = ""
     embedded_texts: int = 0  # texts the embedder actually ran on (the rest came from the last build)
+    embedded_chars: int = 0
+    embed_seconds: float = 0.0  # of `seconds`, the time inside the embedder
     errors: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -120,7 +122,8 @@ def build_index(
             continue
         chunks = chunk_document(doc, settings.chunk_max_chars, settings.chunk_min_chars)
         built.add(doc, state["files"][path.name], chunks, curation, cache, settings.english_dense)
-    report.embedded_texts = cache.embedded
+    report.embedded_texts, report.embedded_chars = cache.embedded, cache.embedded_chars
+    report.embed_seconds = cache.seconds
     report.seconds = time.perf_counter() - started
     manifest = {
         **state,
@@ -128,6 +131,8 @@ def build_index(
         "errors": report.errors,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "build_seconds": round(report.seconds, 2),
+        "embed_seconds": round(report.embed_seconds, 2),
+        "embedded_chars": report.embedded_chars,
     }
     write_index(
         settings.index_dir,

@@ -25,6 +25,9 @@ def test_build_then_reuse(small_settings):
     assert report.rebuilt and len(index.documents) == 1
     assert index.store.size == len(index.chunks) > 3
     assert (index.folder / "vectors.faiss").is_file() and not list(index.folder.glob("*.pkl"))
+    # the build reports how much of it was the embedder itself (the benchmark prints these)
+    assert 0 < report.embed_seconds <= report.seconds and index.manifest["embed_seconds"] > 0
+    assert index.manifest["embedded_chars"] == report.embedded_chars > 0
     again, report = build(small_settings)
     assert not report.rebuilt and again.folder == index.folder
 
@@ -37,6 +40,7 @@ def test_changed_document_reembeds_only_new_text(small_settings):
     index, report = build(small_settings)
     assert report.rebuilt and "corpus changed" in report.reason
     assert 1 <= report.embedded_texts <= 3
+    assert report.embedded_chars < 100
     assert any("新增湿地公园3处" in c.text for c in index.chunks)
 
 
