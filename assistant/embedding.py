@@ -10,6 +10,7 @@ from importlib import metadata
 from typing import Protocol
 
 import numpy as np
+from tqdm import tqdm
 
 from assistant.errors import EmbedderUnavailableError
 from assistant.settings import Settings
@@ -160,9 +161,12 @@ class CachingEmbedder:
     """Wraps an embedder so each distinct passage text is embedded once: structure recovery, passages and
     answer scoring share sentence vectors, and a rebuild re-embeds only text it has not seen."""
 
-    def __init__(self, inner: Embedder, known: dict[str, np.ndarray] | None = None) -> None:
+    PROGRESS_STEP = 128  # texts per progress-bar step: enough for batching backends to sort by length
+
+    def __init__(self, inner: Embedder, known: dict[str, np.ndarray] | None = None, progress: bool = False) -> None:
         self._inner = inner
         self._passages: dict[str, np.ndarray] = dict(known or {})
+        self._progress = progress
         self.embedded = 0
         self.embedded_chars = 0
         self.seconds = 0.0  # time spent inside the embedder, passages and queries: the floor of a cold build
@@ -181,13 +185,20 @@ class CachingEmbedder:
             self.embedded += len(missing)
             self.embedded_chars += sum(map(len, missing))
             started = time.perf_counter()
-            vectors = self._inner.embed_passages(missing)
+            self._embed_in_steps(missing)
             self.seconds += time.perf_counter() - started
-            for text, vector in zip(missing, vectors):
-                self._passages[text] = vector
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.vstack([self._passages[t] for t in texts]).astype(np.float32, copy=False)
+
+    def _embed_in_steps(self, texts: list[str]) -> None:
+        # a cold build spends a minute in here: show it moving
+        with tqdm(total=len(texts), desc="embedding", unit="text", leave=False, disable=not self._progress) as bar:
+            for i in range(0, len(texts), self.PROGRESS_STEP):
+                step = texts[i : i + self.PROGRESS_STEP]
+                for text, vector in zip(step, self._inner.embed_passages(step)):
+                    self._passages[text] = vector
+                bar.update(len(step))
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         started = time.perf_counter()

@@ -111,7 +111,7 @@ def build_index(
     started = time.perf_counter()
     report = BuildReport()
     curation = Curation.load(settings.corpus_dir)
-    cache = CachingEmbedder(embedder, known_sentence_vectors(previous, state))
+    cache = CachingEmbedder(embedder, known_sentence_vectors(previous, state), progress)
     built = IndexParts()
     for path in tqdm(corpus_files(settings.corpus_dir), desc="documents", unit="doc", disable=not progress):
         try:

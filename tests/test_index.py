@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from assistant import store
-from assistant.embedding import make_embedder
+from assistant.embedding import CachingEmbedder, make_embedder
 from assistant.indexing import ensure_index
 from assistant.store import read_index
 from tests.conftest import SMALL_PLAN
@@ -30,6 +30,16 @@ def test_build_then_reuse(small_settings):
     assert index.manifest["embedded_chars"] == report.embedded_chars > 0
     again, report = build(small_settings)
     assert not report.rebuilt and again.folder == index.folder
+
+
+def test_build_shows_embedding_progress_and_steps_change_no_vector(small_settings, monkeypatch, capsys):
+    plain, _ = build(small_settings)
+    monkeypatch.setattr(CachingEmbedder, "PROGRESS_STEP", 3)  # many steps, one of them short
+    other = small_settings.with_(index_dir=small_settings.index_dir.parent / "stepped")
+    stepped, _ = ensure_index(other, lambda: make_embedder(other), progress=True)
+    assert "embedding" in capsys.readouterr().err
+    assert [s["text"] for s in stepped.sentences] == [s["text"] for s in plain.sentences]
+    assert (stepped.sentence_vectors == plain.sentence_vectors).all()
 
 
 def test_changed_document_reembeds_only_new_text(small_settings):
