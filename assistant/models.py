@@ -25,24 +25,11 @@ class SectionPath:
     term: int | None = None
     term_title: str = ""
 
-    def label(self) -> str:
+    def label(self, lang: str = "zh") -> str:
         """Human-readable place in Chinese, e.g. `第三章 生态安全 › 第二节 完善生态安全屏障体系`."""
-        from assistant.numerals import to_chinese_numeral
+        from assistant.text import place_label
 
-        if self.part == "notice":
-            return "印发通知"
-        if self.part == "preface":
-            return "前言"
-        if self.part == "glossary":
-            return f"附件 名词解释 {self.term}. {self.term_title}".strip()
-        parts = []
-        if self.chapter is not None:
-            parts.append(f"第{to_chinese_numeral(self.chapter)}章 {self.chapter_title}".strip())
-        if self.section is not None:
-            parts.append(f"第{to_chinese_numeral(self.section)}节 {self.section_title}".strip())
-        if self.box is not None:
-            parts.append(f"专栏{self.box} {self.box_title}".strip())
-        return " › ".join(parts)
+        return place_label(self, lang)
 
 
 @dataclass(frozen=True)

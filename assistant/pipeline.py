@@ -1,5 +1,6 @@
-"""`Assistant`: the one object the CLI, the web app and Python users call. Loads (or builds) the index,
-the embedder and the curated data once; answers searches and questions."""
+"""`Assistant`: the one object the CLI, the web app and Python users call. It wires the stages: loads (or
+builds) the index once, opens the configured searcher and embedder, and answers searches and questions,
+checking every generator's draft before it is shown."""
 
 from __future__ import annotations
 
@@ -7,19 +8,22 @@ import logging
 import time
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
 
-from assistant.abstention import Verdict, judge
-from assistant.answering import Draft, ExtractiveGenerator, Generator
-from assistant.citations import check_answer, make_citations
-from assistant.curation import Curation
-from assistant.embedding import Embedder, make_embedder
+from assistant import wording
+from assistant.answer.abstention import Verdict, judge
+from assistant.answer.citations import check_answer, make_citations
+from assistant.answer.generators import AnswerContext, Draft, Generator, TokenSink, make_generator
+from assistant.embed.base import Embedder, make_embedder
 from assistant.errors import BadQuestionError, GeneratorUnavailableError
-from assistant.indexing import BuildReport, ensure_index
+from assistant.index.build import BuildReport, ensure_index
+from assistant.index.view import Filters, IndexView
+from assistant.ingest.curation import Curation, GlossaryEntry
 from assistant.models import Answer, Hit
-from assistant.retrieval import Filters, HybridRetriever, Query
+from assistant.retrieve.hybrid import HybridRetriever
+from assistant.retrieve.query import Query
+from assistant.retrieve.searchers import make_searcher
 from assistant.settings import Settings
-from assistant.store import StoredIndex
+from assistant.text import sentences
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +31,9 @@ log = logging.getLogger(__name__)
 @dataclass
 class Assistant:
     settings: Settings
-    index: StoredIndex
+    view: IndexView
     embedder: Embedder
-    curation: Curation
+    glossary: tuple[GlossaryEntry, ...]
     build_report: BuildReport
 
     @classmethod
@@ -49,17 +53,23 @@ class Assistant:
                 holder["e"] = make_embedder(settings)
             return holder["e"]
 
-        index, report = ensure_index(settings, get_embedder, rebuild=rebuild, progress=progress)
-        return cls(settings, index, get_embedder(), Curation.load(settings.corpus_dir), report)
+        view, report = ensure_index(settings, get_embedder, rebuild=rebuild, progress=progress)
+        glossary = Curation.load(settings.corpus_dir).glossary
+        return cls(settings, view, get_embedder(), glossary, report)
 
     @cached_property
     def retriever(self) -> HybridRetriever:
-        return HybridRetriever(self.index, self.embedder, self.settings, self.curation)
+        searcher = make_searcher(self.view, self.settings)
+        return HybridRetriever(self.view, searcher, self.embedder, self.settings, self.glossary)
+
+    @cached_property
+    def answer_context(self) -> AnswerContext:
+        return AnswerContext(self.view, self.settings, self.retriever.query_vector)
 
     def with_settings(self, **changes: object) -> Assistant:
         """The same index and models with some settings changed (retrieval and answering ones: the index
         is not rebuilt)."""
-        return Assistant(self.settings.with_(**changes), self.index, self.embedder, self.curation, self.build_report)
+        return Assistant(self.settings.with_(**changes), self.view, self.embedder, self.glossary, self.build_report)
 
     def clean_question(self, question: str) -> tuple[str, list[str]]:
         """The question trimmed to the configured length, with a note when it was cut."""
@@ -68,9 +78,7 @@ class Assistant:
             raise BadQuestionError("the question is empty")
         notes = []
         if len(text) > self.settings.max_question_chars:
-            notes.append(
-                f"the question was {len(text)} characters; only the first {self.settings.max_question_chars} were used"
-            )
+            notes.append(wording.note_truncated(len(text), self.settings.max_question_chars))
             text = text[: self.settings.max_question_chars]
         return text, notes
 
@@ -86,18 +94,7 @@ class Assistant:
         return self.retriever.search(text, top_k, Filters(self.resolve_doc(doc), chapter, section))
 
     def resolve_doc(self, key: str | None) -> str | None:
-        if key is None:
-            return None
-        from assistant.browse import find_document
-
-        return find_document(self.index, key)["id"]
-
-    def document(self, doc_id: str) -> dict[str, Any]:
-        return next(d for d in self.index.documents if d["id"] == doc_id)
-
-    def heading_en(self, hit: Hit) -> str:
-        doc = self.document(hit.chunk.doc_id)
-        return self.curation.heading_en(doc["source"], doc["title"], hit.chunk.path)
+        return None if key is None else self.view.find_document(key).id
 
     # --- answering -------------------------------------------------------------------------------
 
@@ -105,7 +102,7 @@ class Assistant:
         mode = mode or self.settings.generator
         cache = self.__dict__.setdefault("_generators", {})
         if mode not in cache:
-            cache[mode] = make_generator(mode, self.retriever, self.settings)
+            cache[mode] = make_generator(mode, self.answer_context)
         return cache[mode]
 
     def ask(
@@ -114,15 +111,19 @@ class Assistant:
         mode: str | None = None,
         doc: str | None = None,
         top_k: int | None = None,
+        on_token: TokenSink | None = None,
     ) -> Answer:
-        """A cited answer in the asker's language, or a statement that the plans do not say."""
+        """A cited answer in the asker's language, or a statement that the plans do not say. `on_token`
+        receives the generator's text as it is written (the answer shown in the end may replace it, when
+        the check rejects it)."""
         started = time.perf_counter()
         text, notes = self.clean_question(question)
         query = self.retriever.prepare(text)
-        hits = self.retriever.search(query, max(top_k or self.settings.top_k, 10), Filters(self.resolve_doc(doc)))
+        depth = max(top_k or self.settings.top_k, self.settings.min_answer_passages)
+        hits = self.retriever.search(query, depth, Filters(self.resolve_doc(doc)))
         retrieved = time.perf_counter()
         mode = mode or self.settings.generator
-        draft, used_mode = self.checked_draft(query, hits, mode, notes)
+        draft, used_mode = self.checked_draft(query, hits, mode, notes, on_token)
         answer = self.finish(query, hits, draft, used_mode, notes)
         done = time.perf_counter()
         timings = {
@@ -132,92 +133,62 @@ class Assistant:
         }
         return Answer(**{**answer.__dict__, "timings_ms": timings})
 
-    def checked_draft(self, query: Query, hits: list[Hit], mode: str, notes: list[str]) -> tuple[Draft, str]:
+    def checked_draft(
+        self, query: Query, hits: list[Hit], mode: str, notes: list[str], on_token: TokenSink | None = None
+    ) -> tuple[Draft, str]:
         """The generator's draft if it passes the citation check; otherwise the extractive answer, and a
         note saying why."""
         extractive = self.generator("extractive")
         if mode == "extractive":
-            return extractive.draft(query, hits), mode
+            return extractive.draft(query, hits, on_token), mode
         try:
-            draft = self.generator(mode).draft(query, hits)
+            draft = self.generator(mode).draft(query, hits, on_token)
         except GeneratorUnavailableError as exc:
-            notes.append(f"{mode} is unavailable ({exc}); this is the extractive answer")
+            notes.append(wording.note_generator_unavailable(mode, exc))
             return extractive.draft(query, hits), "extractive"
         if draft.abstained:
             # Whether the plans say is decided by the calibrated checks, not by a small model's modesty.
             fallback = extractive.draft(query, hits)
             if self.verdict(query, fallback).abstain:
                 return draft, mode
-            notes.append(f"the {mode} model found no answer in its passages; this is the extractive answer")
+            notes.append(wording.note_generator_found_nothing(mode))
             return fallback, "extractive"
-        problems = check_answer(draft.text, list(draft.cited), self.renderings(draft.cited))
+        renderings = [self.view.passage(h.chunk.id).text_en for h in draft.cited]
+        problems = check_answer(draft.text, list(draft.cited), renderings)
         if problems or not draft.cited:
             reason = problems[0].reason if problems else "the answer cites no passage"
-            notes.append(f"the {mode} answer failed the citation check ({reason}); this is the extractive answer")
+            notes.append(wording.note_check_failed(mode, reason))
             return extractive.draft(query, hits), "extractive"
         return draft, mode
 
-    def renderings(self, hits) -> list[str]:
-        return [self.retriever.text_en[self.retriever.row_of(h.chunk)] for h in hits]
-
     def verdict(self, query: Query, draft: Draft) -> Verdict:
-        evidence = [(s, self.curation.rendering(s) or "") for s in split_quotes(draft.quotes)]
-        texts = {"corpus_text": self.corpus_text, "english_corpus": self.english_corpus}
-        return judge(query.lang, query.search_text, evidence, **texts)
+        evidence = [(s, self.view.rendering(s) or "") for quote in draft.quotes for s in sentences(quote)]
+        return judge(query.lang, query.search_text, evidence, self.view.corpus_text, self.settings, self.english_corpus)
 
     def finish(self, query: Query, hits: list[Hit], draft: Draft, mode: str, notes: list[str]) -> Answer:
         verdict = self.verdict(query, draft)
         if draft.abstained or verdict.abstain or not draft.cited:
-            text = ABSTAIN[query.lang]
             if verdict.reason:
                 notes.append(verdict.reason)
-            return Answer(query.original, query.lang, text, True, mode, (), tuple(hits), {}, tuple(notes))
-        docs = {d["id"]: d for d in self.index.documents}
-        citations = make_citations(
-            list(draft.cited), list(draft.quotes), docs, [self.heading_en(h) for h in draft.cited]
-        )
-        if query.lang == "en" and self.settings.use_renderings and any(self.renderings(draft.cited)):
-            notes.append("English renderings of the Chinese plans are unofficial")
+            return Answer(
+                query.original, query.lang, wording.ABSTAIN[query.lang], True, mode, (), tuple(hits), {}, tuple(notes)
+            )
+        citations = make_citations(list(draft.cited), list(draft.quotes), self.view)
+        rendered = any(self.view.passage(c.chunk.id).text_en for c in citations)
+        if query.lang == "en" and self.settings.use_renderings and rendered:
+            notes.append(wording.NOTE_UNOFFICIAL)
         return Answer(
             query.original, query.lang, draft.text, False, mode, tuple(citations), tuple(hits), {}, tuple(notes)
         )
 
     @cached_property
-    def corpus_text(self) -> str:
-        return "\n".join(d["text"] for d in self.index.documents)
-
-    @cached_property
     def english_corpus(self) -> str:
         """All the English the plans have: renderings, glossary and outline titles; empty unless every
         passage has its rendering, since a name could otherwise be in a plan's Chinese only."""
-        if not all(self.retriever.text_en):
+        passages = self.view.passages
+        if not all(p.text_en for p in passages):
             return ""
-        glossary = (form for entry in self.curation.glossary for form in entry.english_forms)
-        docs = {d["id"]: d for d in self.index.documents}
-        titles = (
-            self.curation.heading_en(docs[c.doc_id]["source"], docs[c.doc_id]["title"], c.path)
-            for c in self.index.chunks
-        )
-        documents = (d["title_en"] for d in docs.values())
-        return "\n".join([*self.retriever.text_en, *glossary, *titles, *documents])
-
-
-ABSTAIN = {
-    "zh": "规划文件中没有找到对这个问题的明确表述。下面列出最接近的段落，供参考。",
-    "en": "The plans do not say. The closest passages are listed below for reference.",
-}
-
-
-def split_quotes(quotes) -> list[str]:
-    from assistant.outline import split_sentences
-
-    return [s.text for quote in quotes for s in split_sentences(quote)]
-
-
-def make_generator(mode: str, retriever: HybridRetriever, settings: Settings) -> Generator:
-    from assistant.llm import LlamaCppGenerator, OpenAIGenerator
-
-    generators = {"extractive": ExtractiveGenerator, "openai": OpenAIGenerator, "llamacpp": LlamaCppGenerator}
-    if mode not in generators:
-        raise BadQuestionError(f"unknown mode {mode!r}; choose one of {', '.join(generators)}")
-    return generators[mode](retriever, settings)
+        glossary = (form for entry in self.glossary for form in entry.english_forms)
+        titles = (p.heading_en for p in passages)
+        documents = (d.title_en for d in self.view.documents)
+        return "\n".join([*(p.text_en for p in passages), *glossary, *titles, *documents])

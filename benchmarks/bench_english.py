@@ -9,8 +9,8 @@ import tempfile
 from pathlib import Path
 
 from assistant import Assistant
-from assistant.dataset import load_dataset
-from assistant.evaluation import answer_summary, evaluate_answers, evaluate_retrieval, retrieval_summary
+from assistant.evaluate.dataset import load_dataset
+from assistant.evaluate.runs import answer_summary, evaluate_answers, evaluate_retrieval, retrieval_summary
 from assistant.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

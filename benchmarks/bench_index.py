@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PLANQA = [sys.executable, "-m", "assistant.cli"]
+PLANQA = [sys.executable, "-m", "assistant.interfaces.cli"]
 
 
 def timed(args: list[str]) -> float:

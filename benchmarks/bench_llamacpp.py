@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from assistant import Assistant
-from assistant.dataset import load_dataset
-from assistant.evaluation import answer_summary, format_answer_summary, score_answer
+from assistant.evaluate.dataset import load_dataset
+from assistant.evaluate.runs import answer_summary, format_answer_summary, score_answer
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,12 +8,16 @@ import resource
 import time
 from pathlib import Path
 
-import numpy as np
-
 from assistant import Assistant
-from assistant.dataset import load_dataset
-from assistant.evaluation import evaluate_retrieval, format_summary, retrieval_summary
-from assistant.metrics import first_relevant_rank, hit_at_k, percentile, reciprocal_rank
+from assistant.evaluate.dataset import load_dataset
+from assistant.evaluate.metrics import first_relevant_rank, summarise
+from assistant.evaluate.runs import (
+    RETRIEVAL_METRICS,
+    evaluate_retrieval,
+    format_summary,
+    rank_metrics,
+    retrieval_summary,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,7 +26,7 @@ def naive_baseline(assistant: Assistant, questions, depth: int = 10) -> dict[str
     import faiss
     from langchain_text_splitters import CharacterTextSplitter
 
-    from assistant.loading import corpus_files, read_plan_file
+    from assistant.ingest.files import corpus_files, read_plan_file
 
     splitter = CharacterTextSplitter(separator="\n", chunk_size=500, chunk_overlap=50)
     chunks = [
@@ -33,26 +37,15 @@ def naive_baseline(assistant: Assistant, questions, depth: int = 10) -> dict[str
     build_s = time.perf_counter() - started
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(vectors)
-    rows: dict[str, list[tuple[int | None, float]]] = {"zh": [], "en": []}
+    records = []
     for q in questions:
         started = time.perf_counter()
         _, ids = index.search(assistant.embedder.embed_queries([q.question]), depth)
         ms = (time.perf_counter() - started) * 1000
-        rows[q.lang].append((first_relevant_rank([chunks[i] for i in ids[0]], q.evidence), ms))
-    summary = {}
-    for lang, results in rows.items():
-        ranks = [r for r, _ in results]
-        summary[lang] = {
-            "n": len(ranks),
-            "hit@1": float(np.mean([hit_at_k(r, 1) for r in ranks])),
-            "hit@5": float(np.mean([hit_at_k(r, 5) for r in ranks])),
-            "hit@10": float(np.mean([hit_at_k(r, 10) for r in ranks])),
-            "mrr": float(np.mean([reciprocal_rank(r) for r in ranks])),
-            "p50_ms": percentile([ms for _, ms in results], 50),
-            "p95_ms": percentile([ms for _, ms in results], 95),
-        }
+        rank = first_relevant_rank([chunks[i] for i in ids[0]], q.evidence)
+        records.append({"lang": q.lang, "metrics": {**rank_metrics(rank), "latency_ms": ms}})
     print(f"(naive baseline: {len(chunks)} character-split chunks, embedded in {build_s:.0f} s)")
-    return summary
+    return summarise(records, "lang", RETRIEVAL_METRICS)
 
 
 def main() -> None:
@@ -69,7 +62,7 @@ def main() -> None:
     rss_loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results = evaluate_retrieval(assistant, answerable)
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    index_mb = sum(p.stat().st_size for p in assistant.index.folder.iterdir()) / 2**20
+    index_mb = sum(p.stat().st_size for p in assistant.view.folder.iterdir()) / 2**20
     print("planqa hybrid retrieval (warm):")
     print(format_summary(retrieval_summary(results)))
     print(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.curation import Curation
+from assistant.ingest.curation import Curation
 from assistant.settings import PROJECT_ROOT, Settings
 
 CORPUS = PROJECT_ROOT / "corpus"
@@ -43,7 +43,7 @@ def curation() -> Curation:
 
 @pytest.fixture(scope="session")
 def embedder():
-    from assistant.embedding import CachingEmbedder, make_embedder
+    from assistant.embed.base import CachingEmbedder, make_embedder
 
     return CachingEmbedder(make_embedder(Settings.load(environ={})))
 

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.abstention import (
-    AbstentionSettings,
+from assistant.answer.abstention import (
     judge,
     missing_unit,
     missing_year,
     unknown_english_names,
     unknown_terms,
 )
-from assistant.settings import PROJECT_ROOT
+from assistant.settings import PROJECT_ROOT, Settings
 
+SETTINGS = Settings.load(environ={})
 PLANS = "".join(p.read_text(encoding="utf-8") for p in sorted(PROJECT_ROOT.joinpath("corpus").glob("*.txt")))
 
 
 def unknown(question: str) -> list[str]:
-    return unknown_terms(question, PLANS, AbstentionSettings())
+    return unknown_terms(question, PLANS, SETTINGS.min_noun_chars)
 
 
 def test_names_the_plans_never_use_are_unknown():
@@ -77,8 +77,10 @@ def test_a_year_must_come_with_what_the_question_asks_about():
 
 
 def test_judge_in_each_language():
-    assert judge("zh", "门源县油菜花海旅游开发有哪些安排？", [("证据", "")], PLANS).abstain
-    assert not judge("en", "What standing for Sanjiangyuan?", [("证据", "world-class Sanjiangyuan")], PLANS).abstain
+    assert judge("zh", "门源县油菜花海旅游开发有哪些安排？", [("证据", "")], PLANS, SETTINGS).abstain
+    assert not judge(
+        "en", "What standing for Sanjiangyuan?", [("证据", "world-class Sanjiangyuan")], PLANS, SETTINGS
+    ).abstain
 
 
 def test_english_names_the_english_plans_never_use_are_unknown():
@@ -87,7 +89,7 @@ def test_english_names_the_english_plans_never_use_are_unknown():
     assert unknown_english_names("What will Golmud and the Qaidam Basin build?", english) == []
     assert unknown_english_names("Which projects are planned in Lenghu Town?", english) == ["Lenghu", "Town"]
     assert unknown_english_names("How will salt lakes develop?", english) == [], "the first word is no name"
-    assert not judge("en", "What about Korla?", [("证据", "Korla")], PLANS, english_corpus="").abstain, (
+    assert not judge("en", "What about Korla?", [("证据", "Korla")], PLANS, SETTINGS, english_corpus="").abstain, (
         "without an English text of every plan, a name may be in a plan's Chinese only"
     )
-    assert judge("en", "What about Korla?", [("证据", "Korla")], PLANS, english_corpus=english).abstain
+    assert judge("en", "What about Korla?", [("证据", "Korla")], PLANS, SETTINGS, english_corpus=english).abstain

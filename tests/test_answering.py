@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant.citations import check_answer, claims
+from assistant.answer.citations import check_answer, claims
+from assistant.answer.llm import build_messages, fill, passage_excerpts, says_only_not_found
 from assistant.errors import BadQuestionError, SettingsError
-from assistant.llm import build_messages, fill, passage_excerpts, says_only_not_found
-from assistant.outline import split_sentences
 from assistant.settings import PROJECT_ROOT
+from assistant.text import split_sentences
 from tests.stub_llm import StubLLM
 
 PV_ZH = "青海光伏资源理论可开发量是多少？"
@@ -125,7 +125,7 @@ def test_small_model_prompt_shows_the_best_sentences_of_each_passage(real_assist
     for question in (PV_ZH, PV_EN):
         query = retriever.prepare(question)
         hits = retriever.search(query, 10)[:3]
-        shown = passage_excerpts(query, hits, retriever, 220)
+        shown = passage_excerpts(query, hits, real_assistant.answer_context, 220)
         assert [s.hit for s in shown] == hits
         for item in shown:
             if item.text:
@@ -133,7 +133,7 @@ def test_small_model_prompt_shows_the_best_sentences_of_each_passage(real_assist
                 assert len(item.text) <= max(220, max(len(line.text) for line in split_sentences(item.text)) * 2)
             else:
                 assert query.lang == "en" and item.rendering, "an English question may see the English alone"
-        prompt = build_messages(query, shown, retriever, real_assistant.settings.prompts_dir)[0][1]
+        prompt = build_messages(query, shown, real_assistant.view, real_assistant.settings.prompts_dir)[0][1]
         assert "35亿千瓦" in prompt or "3.5 billion" in prompt
 
 
@@ -202,11 +202,12 @@ def test_prompt_templating_is_strict(tmp_path):
 
 def test_shipped_prompts_fill():
     for lang in ("zh", "en"):
-        assert "X-PASSAGES" in fill(PROJECT_ROOT / "prompts" / f"answer_{lang}.txt", passages="X-PASSAGES")
+        prompt = fill(PROJECT_ROOT / "prompts" / f"answer_{lang}.txt", passages="X-PASSAGES", not_found="X-NONE")
+        assert "X-PASSAGES" in prompt and "X-NONE" in prompt
 
 
 def test_langchain_retriever(real_assistant):
-    from assistant.langchain_retriever import PlanRetriever
+    from assistant.interfaces.langchain_retriever import PlanRetriever
 
     docs = PlanRetriever(assistant=real_assistant, k=3).invoke(PV_ZH)
     assert len(docs) == 3 and docs[0].metadata["doc_title"] and "heading" in docs[0].metadata
@@ -222,7 +223,9 @@ def test_cli_batch_contract(real_assistant, tmp_path):
         encoding="utf-8",
     )
     args = ["--index", str(real_assistant.settings.index_dir), "ask", "--batch", str(batch), "--json"]
-    out = subprocess.run([sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "assistant.interfaces.cli", *args], capture_output=True, text=True, check=True
+    )
     rows = [json.loads(line) for line in out.stdout.splitlines()]
     assert [r["id"] for r in rows] == ["a", 2, "c"] and "error" in rows[1]
     first = rows[0]

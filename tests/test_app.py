@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.app import CARD_CSS, build_app, contextual_question, highlight_quote, quote_html
+from assistant.interfaces.app import CARD_CSS, build_app, contextual_question, highlight_quote, quote_html
 from assistant.models import Chunk, Citation, SectionPath
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -132,7 +132,7 @@ def test_api_through_gradio_client(app_url):
 
 def test_serve_refuses_a_public_address_without_the_flag(tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "--index", str(tmp_path), "serve", "--host", "0.0.0.0"],
+        [sys.executable, "-m", "assistant.interfaces.cli", "--index", str(tmp_path), "serve", "--host", "0.0.0.0"],
         capture_output=True,
         text=True,
         timeout=60,

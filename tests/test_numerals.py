@@ -1,6 +1,6 @@
 import pytest
 
-from assistant.numerals import parse_numeral, to_chinese_numeral
+from assistant.text import parse_numeral, to_chinese_numeral
 
 
 @pytest.mark.parametrize(

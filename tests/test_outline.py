@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from assistant.documents import parse_document
-from assistant.outline import parse_headed, parse_toc
+from assistant.ingest.documents import parse_document
+from assistant.ingest.outline import parse_headed, parse_toc
 from tests.conftest import CLEAN, CORPUS, SHUFFLED, SMALL_PLAN
 
 CURATED = {d["source"]: d for d in json.loads((CORPUS / "outline_en.json").read_text(encoding="utf-8"))["documents"]}
@@ -71,7 +71,7 @@ def test_title_falls_back_to_file_name():
 
 
 def no_curation():  # noqa: N802 - reads as a value
-    from assistant.curation import Curation
+    from assistant.ingest.curation import Curation
 
     return Curation()
 

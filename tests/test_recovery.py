@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.documents import parse_document
+from assistant.ingest.documents import parse_document
 from tests.conftest import SHUFFLED
 
 FIXTURE = Path(__file__).parent / "fixtures" / "attribution_000.jsonl"
@@ -71,9 +71,9 @@ def test_units_follow_the_recovered_reading_order():
     at its first occurrence still comes right before its body "C", kept far later in the source."""
     import numpy as np
 
+    from assistant.ingest.recovery import Attribution, Occurrence, Place, keep_best_occurrences
     from assistant.models import SectionPath
-    from assistant.outline import Line
-    from assistant.recovery import Attribution, Occurrence, Place, keep_best_occurrences
+    from assistant.text import Line
 
     texts = ["B。", "X。", "A。", "B。", "C。"]
     # the first "B" stands right after a heading, so that occurrence is the one kept
@@ -95,7 +95,7 @@ def test_running_argmax_is_argmax_of_each_prefix(values):
     """The segmenter's vectorised back-pointer must pick what `np.argmax` picks, ties included (first)."""
     import numpy as np
 
-    from assistant.recovery import running_argmax
+    from assistant.ingest.recovery import running_argmax
 
     array = np.array(values)
     expected = [int(np.argmax(array[: j + 1])) for j in range(len(array))]

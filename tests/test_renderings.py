@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from assistant.translation import missing_figures
+from assistant.translate.drafts import missing_figures
 from tests.conftest import CORPUS
 
 RECORDS = [
@@ -32,6 +32,5 @@ def test_figures_are_kept():
 
 
 def test_every_passage_has_its_english(real_assistant):
-    pairs = zip(real_assistant.index.chunks, real_assistant.retriever.text_en)
-    missing = [(c.path.label(), c.text[:30]) for c, en in pairs if not en]
+    missing = [(p.chunk.path.label(), p.chunk.text[:30]) for p in real_assistant.view.passages if not p.text_en]
     assert not missing, f"passages without an English rendering: {missing[:5]}"

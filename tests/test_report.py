@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import re
 
-from assistant.dataset import load_dataset
-from assistant.evaluation import answer_summary, evaluate_answers
-from assistant.report import evaluate, summarise, write_report
+from assistant.evaluate.dataset import load_dataset
+from assistant.evaluate.report import evaluate, summarise, write_report
+from assistant.evaluate.runs import answer_summary, evaluate_answers
 from assistant.settings import PROJECT_ROOT
 
 DEV = PROJECT_ROOT / "eval" / "dev.jsonl"

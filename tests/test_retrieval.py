@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.curation import GlossaryEntry
-from assistant.dataset import load_dataset
-from assistant.evaluation import evaluate_retrieval, retrieval_summary
-from assistant.language import (
-    GlossaryBridge,
-    detect_language,
-    find_document_mention,
-    named_document,
-    to_simplified,
-)
-from assistant.models import SectionPath
+from assistant.evaluate.dataset import load_dataset
+from assistant.evaluate.runs import evaluate_retrieval, retrieval_summary
+from assistant.index.view import StoredDocument
+from assistant.ingest.curation import GlossaryEntry
+from assistant.models import Outline, SectionPath
 from assistant.pipeline import Assistant
-from assistant.retrieval import PlaceReference, rrf_fuse
+from assistant.retrieve.hybrid import rrf_fuse
+from assistant.retrieve.places import PlaceReference
+from assistant.retrieve.query import DocumentTitles, GlossaryBridge, find_document_mention, issuing_region
 from assistant.settings import PROJECT_ROOT
+from assistant.text import detect_language, to_simplified
 from tests.conftest import SMALL_PLAN
 
 
@@ -79,21 +76,43 @@ def test_curated_glossary_is_large_and_names_real_terms(curation):
     assert {"碳达峰", "盐湖"} <= zh and any("柴达木" in z for z in zh) and any("河湖长" in z for z in zh)
 
 
-def test_named_document():
-    titles = {
+def plan_titles() -> dict[str, DocumentTitles]:
+    """The two bundled plans' titles as a question sees them: the issuing region (from the notice) and
+    its English name (from the glossary) tell no plan apart."""
+    notice = "青海省人民政府办公厅关于印发规划的通知"
+    glossary = [GlossaryEntry("青海", "Qinghai", (), "place")]
+    docs = {
         "eco": ("青海省生态经济发展规划(2021—2025年)", "Qinghai Ecological Economy Development Plan (2021–2025)"),
         "env": ("青海省“十四五”生态环境保护规划", "Qinghai 14th Five-Year Ecological Environment Protection Plan"),
     }
+    return {
+        doc_id: DocumentTitles.of(StoredDocument(doc_id, "", zh, en, "headings", "", 0, Outline(), notice), glossary)
+        for doc_id, (zh, en) in docs.items()
+    }
+
+
+def named_document(question: str, titles: dict[str, DocumentTitles]) -> str | None:
+    mention = find_document_mention(question, titles)
+    return mention.doc_id if mention else None
+
+
+def test_title_cores_leave_out_region_period_and_years():
+    titles = plan_titles()
+    assert titles["eco"].core_zh == "生态经济发展" and titles["env"].core_zh == "生态环境保护"
+    assert titles["env"].core_en == {"ecolog", "enviro", "protec"}
+    assert issuing_region("示范省水资源保护规划", SMALL_PLAN) == "示范省"
+    assert issuing_region("全国主体功能区规划", "国务院关于印发全国主体功能区规划的通知") == ""
+
+
+def test_named_document():
+    titles = plan_titles()
     assert named_document("生态经济规划对2035年的远景是怎么描述的？", titles) == "eco"
     assert named_document("What does the environmental protection plan say about ozone?", titles) == "env"
     assert named_document("What does the plan say about lakes?", titles) is None
 
 
 def test_document_mention_is_cut_from_the_text_to_match():
-    titles = {
-        "eco": ("青海省生态经济发展规划(2021—2025年)", "Qinghai Ecological Economy Development Plan (2021–2025)"),
-        "env": ("青海省“十四五”生态环境保护规划", "Qinghai 14th Five-Year Ecological Environment Protection Plan"),
-    }
+    titles = plan_titles()
     quoted = find_document_mention("《青海省生态经济发展规划》确定了哪几条基本原则？", titles)
     assert quoted.doc_id == "eco" and quoted.quoted
     assert quoted.removed_from("《青海省生态经济发展规划》确定了哪几条基本原则？") == "确定了哪几条基本原则？"
@@ -128,7 +147,7 @@ def small_assistant(small_settings):
 def test_filters_and_top_k(small_assistant):
     hits = small_assistant.search("水源地达标率", top_k=3)
     assert len(hits) <= 3 and "达标率" in hits[0].chunk.text
-    air = next(d["id"] for d in small_assistant.index.documents if d["source"] == "air.txt")
+    air = next(d.id for d in small_assistant.view.documents if d.source == "air.txt")
     only_air = small_assistant.search("水源地达标率", doc=air)
     assert only_air and all(h.chunk.doc_id == air for h in only_air)
     chapter_one = small_assistant.search("水源地达标率", chapter=1)

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from assistant.cli import main
-from assistant.curation import Curation, load_renderings
 from assistant.errors import GeneratorUnavailableError, PlanqaError
-from assistant.indexing import english_rendering, ensure_index
+from assistant.index.build import english_rendering, ensure_index
+from assistant.index.folder import read_index
+from assistant.ingest.curation import Curation, load_renderings
+from assistant.interfaces.cli import main
 from assistant.models import content_hash
 from assistant.settings import Settings
-from assistant.store import read_index
-from assistant.translation import (
+from assistant.translate.drafts import (
     check_batch,
     document_sentences,
     missing_figures,
@@ -101,7 +101,7 @@ def test_cli_drafts_every_missing_sentence(settings, stub, monkeypatch, capsys):
     written = records(out)
     assert all(r["draft"] is True and r["model"] == "stub-model" for r in written)
     index = read_index(settings.index_dir)
-    sentences = document_sentences(index, index.documents[0]["id"])
+    sentences = document_sentences(index, index.documents[0].id)
     assert [r["zh"] for r in written] == sentences and len(sentences) == SENTENCES
     renderings = load_renderings(out.parent)
     assert all(renderings[content_hash(s)] == fake_english(s) for s in sentences)  # keyed to its own sentence

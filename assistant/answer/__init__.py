@@ -1,0 +1,1 @@
+"""Answers: generators behind one protocol (extractive, LLMs), citations and their check, abstention."""

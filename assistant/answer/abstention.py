@@ -1,0 +1,198 @@
+"""Deciding that the plans do not say: the question names something the plans never mention, asks about a
+year or for a quantity in a unit the evidence lacks, or the evidence covers too little of an English question."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from assistant.settings import Settings
+from assistant.text import en_tokens, zh_tokens
+
+# Quantities a question may ask for, and what evidence giving one looks like (a figure with its unit).
+FIGURE = r"\d[\d.,]*\s*"
+UNITS = {
+    "money": (  # not a bare 元: 单元, 多元 are not money; not a bare "yuan": Sanjiangyuan is a place
+        r"亿元|万元|多少元|多少钱|投资多少|资金多少|\byuan\b|\brmb\b|budget|funding|how much money",
+        FIGURE + r"(?:亿|万|千)?元|" + FIGURE + r"(?:billion |million |thousand )?yuan",
+    ),
+    "mass": (
+        r"吨|tonnes?|\btons?\b",
+        FIGURE + r"(?:亿|万|千)?吨|" + FIGURE + r"(?:billion |million |thousand )?(?:tonnes?|tons?)",
+    ),
+    "power": (
+        r"千瓦|\bkw\b|watts?",
+        FIGURE + r"(?:亿|万)?千瓦|" + FIGURE + r"(?:billion |million )?(?:kw|gw|mw|kilowatts?)",
+    ),
+    "percentage": (  # a rate asked for as a figure; "which measures raise the rate" asks for no figure
+        r"税率|利率|率(?:是|为|要|要求|达到|应)?多少|(?:比例|比重|占比)(?:是|为|达到)?多少|百分之多少|多少%|"
+        r"\bwhat\b[^?]*\b(?:rate|percentage)\b|\bhow (?:high|much|large)\b[^?]*\b(?:rate|share|proportion)\b",
+        r"\d\s*%|百分之|percent",
+    ),
+    "area": (
+        r"公顷|亩|hectares?|square kilomet|平方公里",
+        FIGURE + r"(?:万)?(?:公顷|亩|平方公里)|" + FIGURE + r"(?:million )?(?:hectares?|mu|square kilomet)",
+    ),
+}
+SPECIFIC_POS = {"ns", "nr", "nz", "nt", "j"}  # place, person, other proper nouns, organisations, abbreviations
+# Words about asking or about the documents' own structure are never what a question is about.
+QUESTION_WORD_RE = re.compile(r"哪|什么|多少|几|怎么|怎样|如何|是否|为何|为什么")
+STRUCTURE_WORDS = frozenset({"名词解释", "专栏", "附件", "章节", "目录", "前言", "规划", "规划文件"})
+CHINESE_YEAR_RE = re.compile(r"[〇零一二三四五六七八九]{4}(?=年)")
+CHINESE_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
+TITLE_RE = re.compile(r"《[^》]*》")
+YEAR_RE = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+# Words that ask what a year's target is without saying what it is about ("2035年的远景是怎么描述的")
+ASKING_FOR_A_TARGET = frozenset(
+    "目标 远景 愿景 描述 情况 状态 达到 实现 预期 设想 target goal vision describe expect expected aim state".split()
+)
+NAME_RE = re.compile(r"\b[A-Z][a-z]+(?:[\s-]+[A-Z][a-z]+)*\b")
+# Capitalised words that are not names of anything in a plan
+NOT_NAMES = frozenset(
+    "what which who whom whose when where why how is are was were does do did can could will would should "
+    "has have had the a an in on of for by to according please tell me i".split()
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    abstain: bool
+    reason: str = ""
+
+
+@lru_cache(maxsize=1)
+def _posseg():
+    import jieba.posseg
+
+    return jieba.posseg
+
+
+def unknown_terms(question: str, corpus_text: str, min_noun_chars: int) -> list[str]:
+    """Specific terms of a Chinese question (proper nouns, long nouns) that occur nowhere in the plans.
+
+    A word counts only if at least two of its characters are in no longer stretch of the question that the
+    plans contain: jieba cuts "专栏5里河湟谷地" into 里河 + 湟 + 谷地, yet 河湟谷地 is in the plans."""
+    covered = corpus_coverage(question, corpus_text)
+    found, start, previous = [], 0, ""
+    for token in _posseg().cut(question):
+        word, flag = token.word, token.flag
+        begin, start = start, start + len(word)
+        # the noun right after 哪些/什么 names the kind of answer wanted (哪些具体安排), not the topic
+        asked_kind = bool(QUESTION_WORD_RE.search(previous))
+        previous = word
+        long_noun = (flag.startswith("n") or flag == "l") and len(word) >= min_noun_chars  # l: 有轨电车
+        specific = flag in SPECIFIC_POS or long_noun
+        if not specific or len(word) < 2 or asked_kind or word in STRUCTURE_WORDS or QUESTION_WORD_RE.search(word):
+            continue
+        if word not in corpus_text and covered[begin:start].count(False) >= 2:
+            found.append(word)
+    return found
+
+
+def corpus_coverage(question: str, corpus_text: str) -> list[bool]:
+    """For each character of the question: is it inside a stretch of three or more characters of the
+    question that also occurs in the plans? (Three: two-character pieces of a new name, 油菜 + 花海, are
+    everywhere.)"""
+    covered = [False] * len(question)
+    for i in range(len(question) - 1):
+        end = i + 2
+        while end <= len(question) and question[i:end] in corpus_text:
+            end += 1
+        if end - 1 - i >= 3:
+            covered[i : end - 1] = [True] * (end - 1 - i)
+    return covered
+
+
+def missing_unit(question: str, evidence: str) -> str | None:
+    """The kind of quantity the question asks for, when the evidence gives no such figure."""
+    q, e = question.lower(), evidence.lower()
+    for family, (asked, given) in UNITS.items():
+        if re.search(asked, q) and not re.search(given, e):
+            return family
+    return None
+
+
+def missing_year(question: str, evidence: Sequence[tuple[str, str]]) -> str | None:
+    """A year the question asks about ("到2035年", "by 2035") that no evidence sentence states together
+    with something else the question asks about. Years inside a document title (《…二〇三五年远景目标
+    纲要》) set no target. `evidence` holds (Chinese sentence, its English or "") pairs; the Chinese is
+    where the year is looked for, as renderings keep their source's years."""
+    years = asked_years(question)
+    words = [
+        w
+        for w in zh_tokens(question) + en_tokens(question)
+        if len(w) >= 2 and not re.search(r"\d", w) and w not in ASKING_FOR_A_TARGET
+    ]
+    for year in years:
+        if not any(year in year_text(zh) and mentions_any(zh, en, words) for zh, en in evidence):
+            return year
+    return None
+
+
+def asked_years(question: str) -> list[str]:
+    return YEAR_RE.findall(question)
+
+
+def year_text(zh: str) -> str:
+    """Chinese text with document titles removed and years in Chinese numerals written in digits."""
+    text = TITLE_RE.sub("", zh)
+    return CHINESE_YEAR_RE.sub(lambda m: m.group(0).translate(CHINESE_DIGITS), text)
+
+
+def mentions_any(zh: str, en: str, words: list[str]) -> bool:
+    """Does the sentence (or its English) hold one of the question's words? A question of nothing but a
+    year asks about whatever the evidence says of it."""
+    english = set(en_tokens(en))
+    return not words or any(w in zh or w in english for w in words)
+
+
+def english_coverage(question: str, renderings: str) -> float:
+    words = set(en_tokens(question))
+    if not words:
+        return 1.0
+    text = renderings.lower()
+    return sum(1 for w in words if w in text) / len(words)
+
+
+def unknown_english_names(question: str, english_corpus: str) -> list[str]:
+    """Capitalised names in an English question ("Korla", "Lenghu Town") that no English text of the
+    plans (renderings, glossary, outline) contains: the English counterpart of `unknown_terms`."""
+    corpus = english_corpus.lower()
+    found = []
+    for m in NAME_RE.finditer(question):
+        words = [w for w in re.split(r"[\s-]+", m.group(0)) if w.lower() not in NOT_NAMES]
+        if m.start() == 0 and words and words[0] == m.group(0).split()[0]:
+            words = words[1:]  # the first word of the question is capitalised anyway
+        found.extend(w for w in words if len(w) >= 3 and w.lower() not in corpus)
+    return found
+
+
+def judge(
+    lang: str,
+    question: str,
+    evidence: Sequence[tuple[str, str]],
+    corpus_text: str,
+    settings: Settings,
+    english_corpus: str = "",
+) -> Verdict:
+    """Whether to abstain. `evidence`: the answer's sentences, each with its English rendering or "".
+    `english_corpus` is the English text of all the plans, or empty when some plan has no English
+    rendering (a name could then be in its Chinese only)."""
+    evidence_zh = " ".join(zh for zh, _ in evidence)
+    evidence_en = " ".join(en for _, en in evidence if en)
+    unknown = unknown_terms(question, corpus_text, settings.min_noun_chars) if lang == "zh" else []
+    if lang == "en" and english_corpus:
+        unknown = unknown_english_names(question, english_corpus)
+    if unknown:
+        return Verdict(True, f"the plans never mention {', '.join(unknown)}")
+    year = missing_year(question, evidence)
+    if year:
+        return Verdict(True, f"the passages found say nothing about {year}")
+    unit = missing_unit(question, evidence_zh + " " + evidence_en)
+    if unit:
+        return Verdict(True, f"the question asks for a {unit} figure the passages do not give")
+    if lang == "en" and evidence_en and english_coverage(question, evidence_en) < settings.min_english_coverage:
+        return Verdict(True, "the passages found cover too little of the question")
+    return Verdict(False)

@@ -1,0 +1,1 @@
+"""Embedders: one protocol, a registry chosen by `Settings.embedder`, one module per backend."""

@@ -1,0 +1,1 @@
+"""Evaluation: datasets, one small function per metric, runs over a dataset and the written report."""

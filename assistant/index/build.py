@@ -1,0 +1,241 @@
+"""Builds the index from the corpus and keeps it fresh: an unchanged corpus loads as it is; a changed
+one is rebuilt, re-embedding only the documents that changed; a damaged one is rebuilt from scratch."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from assistant.embed.base import CachingEmbedder, Embedder, embedder_identity
+from assistant.errors import IndexCorruptError, LoadError
+from assistant.index.folder import BuiltIndex, read_index, write_index
+from assistant.index.view import IndexView, Passage, StoredDocument, StoredSentence
+from assistant.ingest.chunking import chunk_document
+from assistant.ingest.curation import Curation
+from assistant.ingest.documents import load_document
+from assistant.ingest.files import corpus_files
+from assistant.ingest.recovery import RecoverySettings
+from assistant.models import Chunk, Document
+from assistant.settings import Settings
+from assistant.text import en_tokens, sentences, zh_tokens
+
+log = logging.getLogger(__name__)
+
+# Bump when parsing, recovery or chunking change what a document turns into.
+PIPELINE_VERSION = "2026-11-26.5"
+
+
+@dataclass
+class BuildReport:
+    rebuilt: bool = False
+    reason: str = ""
+    embedded_texts: int = 0  # texts the embedder actually ran on (the rest came from the last build)
+    embedded_chars: int = 0
+    embed_seconds: float = 0.0  # of `seconds`, the time inside the embedder
+    errors: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def corpus_state(settings: Settings) -> dict[str, Any]:
+    """What the index must match to be fresh: corpus files, embedder, pipeline and chunking settings."""
+    corpus = settings.corpus_dir
+    curated = sorted(p for p in corpus.rglob("*") if p.is_file() and p.suffix in {".json", ".jsonl", ".tsv"})
+    curation_hash = hashlib.sha256(b"".join(file_sha256(p).encode() for p in curated)).hexdigest()[:16]
+    return {
+        "pipeline": PIPELINE_VERSION,
+        "embedder": embedder_identity(settings),
+        "chunking": {"max_chars": settings.chunk_max_chars, "min_chars": settings.chunk_min_chars},
+        "recovery": dataclasses.asdict(RecoverySettings()),
+        "curation": curation_hash,
+        "english_vectors": settings.english_dense,
+        "files": {p.name: file_sha256(p) for p in corpus_files(corpus)} if corpus.is_dir() else {},
+    }
+
+
+def ensure_index(
+    settings: Settings,
+    embedder_factory: Callable[[], Embedder],
+    rebuild: bool = False,
+    progress: bool = True,
+) -> tuple[IndexView, BuildReport]:
+    """The current index, rebuilt first if it is missing, stale, damaged or `rebuild` is asked."""
+    if not settings.corpus_dir.is_dir():
+        raise LoadError(str(settings.corpus_dir), "corpus folder not found")
+    state = corpus_state(settings)
+    previous: IndexView | None = None
+    reason = "rebuild requested" if rebuild else ""
+    try:
+        previous = read_index(settings.index_dir)
+    except IndexCorruptError as exc:
+        reason = reason or str(exc)
+    if previous is not None and not rebuild:
+        stale = staleness(previous.manifest, state)
+        if not stale:
+            return previous, BuildReport(errors=previous.manifest.get("errors", {}))
+        reason = stale
+    log.info("building the index: %s", reason)
+    report = build_index(settings, state, embedder_factory(), previous, progress)
+    report.rebuilt, report.reason = True, reason
+    return read_index(settings.index_dir), report
+
+
+def staleness(manifest: dict[str, Any], state: dict[str, Any]) -> str:
+    """Why an index no longer matches the corpus and settings; empty if it does."""
+    for key in ("pipeline", "embedder", "chunking", "recovery", "curation", "english_vectors"):
+        if manifest.get(key) != state[key]:
+            return f"{key} changed ({manifest.get(key)} -> {state[key]})"
+    indexed = {name: meta["sha256"] for name, meta in manifest.get("files", {}).items()}
+    if indexed != state["files"]:
+        changed = sorted(set(indexed.items()) ^ set(state["files"].items()))
+        return "corpus changed: " + ", ".join(sorted({name for name, _ in changed}))
+    return ""
+
+
+def build_index(
+    settings: Settings,
+    state: dict[str, Any],
+    embedder: Embedder,
+    previous: IndexView | None,
+    progress: bool,
+) -> BuildReport:
+    started = time.perf_counter()
+    report = BuildReport()
+    curation = Curation.load(settings.corpus_dir)
+    cache = CachingEmbedder(embedder, known_sentence_vectors(previous, state), progress)
+    built = IndexParts()
+    for path in tqdm(corpus_files(settings.corpus_dir), desc="documents", unit="doc", disable=not progress):
+        try:
+            doc = load_document(path, cache, curation)
+        except LoadError as exc:
+            log.error("%s", exc)
+            report.errors[path.name] = exc.reason
+            continue
+        chunks = chunk_document(doc, settings.chunk_max_chars, settings.chunk_min_chars)
+        built.add(doc, state["files"][path.name], chunks, curation, cache, settings.english_dense)
+    report.embedded_texts, report.embedded_chars = cache.embedded, cache.embedded_chars
+    report.embed_seconds = cache.seconds
+    report.seconds = time.perf_counter() - started
+    manifest = {
+        **state,
+        "files": built.files,
+        "errors": report.errors,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "build_seconds": round(report.seconds, 2),
+        "embed_seconds": round(report.embed_seconds, 2),
+        "embedded_chars": report.embedded_chars,
+    }
+    write_index(settings.index_dir, built.built(manifest, embedder.dim))
+    return report
+
+
+@dataclass
+class IndexParts:
+    """What a build accumulates, document by document."""
+
+    documents: list[StoredDocument] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    vectors: list[np.ndarray] = field(default_factory=list)
+    sentences: list[StoredSentence] = field(default_factory=list)
+    sentence_vectors: list[np.ndarray] = field(default_factory=list)
+    files: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def add(
+        self,
+        doc: Document,
+        sha: str,
+        chunks: list[Chunk],
+        curation: Curation,
+        embedder: Embedder,
+        english: bool = False,
+    ) -> None:
+        headings = [heading_text(doc, c) for c in chunks]
+        body = [sentences(c.text) or [c.text] for c in chunks]
+        renderings = [english_sentences(texts, curation) if english else [] for texts in body]
+        # the whole document in one call: batching backends (sentence-transformers) run far faster on it
+        groups = [[h] for h in headings] + body + renderings
+        vectors = split_rows(embedder.embed_passages([t for group in groups for t in group]), groups)
+        n = len(chunks)
+        for i, chunk in enumerate(chunks):
+            row = len(self.passages)
+            # the heading is kept with the sentences so that a rebuild can reuse its vector too
+            self.sentences.append(StoredSentence(row, headings[i], "heading"))
+            self.sentences.extend(StoredSentence(row, t, "body", curation.rendering(t) or "") for t in body[i])
+            self.sentences.extend(StoredSentence(row, t, "english") for t in renderings[i])
+            self.sentence_vectors.append(np.vstack([vectors[i], vectors[n + i], vectors[2 * n + i]]))
+            self.vectors.append(passage_vector(vectors[n + i], vectors[i][0]))
+            self.passages.append(stored_passage(row, doc, chunk, curation))
+        self.documents.append(stored_document(doc, sha, len(chunks)))
+        self.files[doc.source] = {"sha256": sha, "doc_id": doc.id}
+
+    def built(self, manifest: dict[str, Any], dim: int) -> BuiltIndex:
+        def stack(blocks: list[np.ndarray]) -> np.ndarray:
+            return np.vstack(blocks) if blocks else np.zeros((0, dim), dtype=np.float32)
+
+        return BuiltIndex(
+            manifest, self.documents, self.passages, stack(self.vectors), self.sentences, stack(self.sentence_vectors)
+        )
+
+
+def split_rows(matrix: np.ndarray, groups: list[list[str]]) -> list[np.ndarray]:
+    """The rows of `matrix` cut back into one block per group, in order."""
+    bounds = np.cumsum([0] + [len(g) for g in groups])
+    return [matrix[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def heading_text(doc: Document, chunk: Chunk) -> str:
+    return f"{doc.title} {chunk.path.label()}".strip()
+
+
+def passage_vector(sentence_vectors: np.ndarray, heading_vector: np.ndarray) -> np.ndarray:
+    """A passage's vector: the mean of its sentences' vectors plus its heading path, weighted like one
+    sentence. Embedding every sentence once (not every passage again) keeps a cold build near the
+    embedder's floor on two cores, and gives the answerer sentence vectors for free."""
+    combined = sentence_vectors.mean(axis=0) + heading_vector / max(len(sentence_vectors), 1)
+    return (combined / (np.linalg.norm(combined) + 1e-9)).astype(np.float32)[None, :]
+
+
+def known_sentence_vectors(previous: IndexView | None, state: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Sentence vectors of the previous build when it used the same embedder: a rebuild re-embeds only
+    text that changed (a content-hash re-ingest)."""
+    if previous is None or previous.manifest.get("embedder") != state["embedder"]:
+        return {}
+    return {s.text: v for s, v in zip(previous.sentences, previous.sentence_vectors)}
+
+
+def stored_passage(row: int, doc: Document, chunk: Chunk, curation: Curation) -> Passage:
+    text_en = english_rendering(chunk.text, curation)
+    heading_en = curation.heading_en(doc.source, doc.title, chunk.path)
+    return Passage(row, chunk, tuple(zh_tokens(chunk.text)), tuple(en_tokens(text_en)), text_en, heading_en)
+
+
+def english_sentences(texts: list[str], curation: Curation) -> list[str]:
+    """The curated English of each sentence that has one, each once, for vector search in English."""
+    return list(dict.fromkeys(r for r in (curation.rendering(s) for s in texts) if r))
+
+
+def english_rendering(text: str, curation: Curation) -> str:
+    """The passage in English when every sentence of it has a curated rendering; else empty."""
+    parts = sentences(text)
+    rendered = [curation.rendering(s) for s in parts]
+    if not parts or any(r is None for r in rendered):
+        return ""
+    return " ".join(r for r in rendered if r)
+
+
+def stored_document(doc: Document, sha: str, passages: int) -> StoredDocument:
+    return StoredDocument(
+        doc.id, doc.source, doc.title, doc.title_en, doc.structure, sha, passages, doc.outline, doc.text
+    )

@@ -1,0 +1,177 @@
+"""A built index as typed, read-only data: documents, passages, sentences with their renderings, vectors;
+loaded once (through the folder's validation) with lookups by id. Every stage reads what it needs here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from assistant.errors import PlanqaError
+from assistant.models import Chunk, Outline, SectionPath
+
+SentenceKind = Literal["heading", "body", "english"]
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    id: str
+    source: str  # file name in the corpus folder
+    title: str
+    title_en: str  # "" when the corpus has no English title for it
+    structure: str  # "headings" or "recovered"
+    file_sha256: str
+    passages: int
+    outline: Outline
+    text: str
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A passage as stored: the chunk, its row, its words for BM25 and its English (when curated)."""
+
+    row: int
+    chunk: Chunk
+    tokens: tuple[str, ...]
+    tokens_en: tuple[str, ...]
+    text_en: str  # the passage in English when every sentence has a rendering, else ""
+    heading_en: str  # its place in English, e.g. "Chapter 3 … › Section 2 …"; "" when unknown
+
+    @property
+    def id(self) -> str:
+        return self.chunk.id
+
+
+@dataclass(frozen=True)
+class StoredSentence:
+    """A text embedded for a passage: its heading path, one of its sentences, or an English rendering."""
+
+    row: int  # the passage's row
+    text: str
+    kind: SentenceKind
+    en: str = ""  # a body sentence's English rendering, when the corpus has one
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which passages a search may return."""
+
+    doc_id: str | None = None
+    chapter: int | None = None
+    section: int | None = None
+
+    def allows(self, chunk: Chunk) -> bool:
+        return (
+            (self.doc_id is None or chunk.doc_id == self.doc_id)
+            and (self.chapter is None or chunk.path.chapter == self.chapter)
+            and (self.section is None or chunk.path.section == self.section)
+        )
+
+
+@dataclass(frozen=True)
+class IndexView:
+    folder: Path
+    manifest: dict[str, Any]
+    documents: tuple[StoredDocument, ...]
+    passages: tuple[Passage, ...]  # in row order
+    sentences: tuple[StoredSentence, ...]
+    sentence_vectors: np.ndarray  # one row per sentence, same order
+    passage_vectors: np.ndarray  # one row per passage
+
+    # --- lookups -------------------------------------------------------------------------------
+
+    @cached_property
+    def _documents_by_id(self) -> dict[str, StoredDocument]:
+        return {d.id: d for d in self.documents}
+
+    @cached_property
+    def _rows_by_id(self) -> dict[str, int]:
+        return {p.id: p.row for p in self.passages}
+
+    @cached_property
+    def _body_by_row(self) -> dict[int, list[int]]:
+        out: dict[int, list[int]] = {}
+        for i, s in enumerate(self.sentences):
+            if s.kind == "body":
+                out.setdefault(s.row, []).append(i)
+        return out
+
+    @cached_property
+    def _renderings(self) -> dict[str, str]:
+        return {s.text: s.en for s in self.sentences if s.kind == "body" and s.en}
+
+    @cached_property
+    def _place_rows(self) -> dict[tuple[str, SectionPath], list[int]]:
+        out: dict[tuple[str, SectionPath], list[int]] = {}
+        for p in self.passages:
+            out.setdefault((p.chunk.doc_id, p.chunk.path), []).append(p.row)
+        return out
+
+    def document(self, doc_id: str) -> StoredDocument:
+        return self._documents_by_id[doc_id]
+
+    def find_document(self, key: str) -> StoredDocument:
+        """A document by id, id prefix (4 characters or more), file name or title."""
+        for doc in self.documents:
+            if key in (doc.id, doc.source, doc.title) or (len(key) >= 4 and doc.id.startswith(key)):
+                return doc
+        known = ", ".join(f"{d.id} ({d.source})" for d in self.documents)
+        raise PlanqaError(f"no document {key!r} in the index; known: {known}")
+
+    def row_of(self, passage_id: str) -> int:
+        return self._rows_by_id[passage_id]
+
+    def passage(self, passage_id: str) -> Passage:
+        return self.passages[self.row_of(passage_id)]
+
+    def sentences_of(self, row: int) -> list[tuple[str, np.ndarray]]:
+        """The body sentences of a passage with their vectors, in order."""
+        return [(self.sentences[i].text, self.sentence_vectors[i]) for i in self._body_by_row.get(row, [])]
+
+    def rendering(self, sentence: str) -> str | None:
+        """The English of one of the index's sentences, or None."""
+        return self._renderings.get(sentence.strip())
+
+    def rendering_of_text(self, text: str) -> str | None:
+        """The English of a sentence, or of each sentence of a lead joined with its continuation."""
+        from assistant.text import sentences
+
+        whole = self.rendering(text)
+        if whole:
+            return whole
+        parts = [self.rendering(s) for s in sentences(text)]
+        return " ".join(p for p in parts if p) if parts and all(parts) else None
+
+    def place_passages(self, doc_id: str, path: SectionPath) -> list[Passage]:
+        """The passages of one place (a section, box or glossary term), in order."""
+        return [self.passages[row] for row in self._place_rows.get((doc_id, path), [])]
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        return [p.chunk for p in self.passages]
+
+    @cached_property
+    def corpus_text(self) -> str:
+        """The Chinese text of all the plans, for "do the plans ever mention X"."""
+        return "\n".join(d.text for d in self.documents)
+
+    def sentences_of_kind(self, kind: SentenceKind) -> tuple[list[int], np.ndarray]:
+        """(passage row of each, vectors) of the sentences of one kind."""
+        picked = [i for i, s in enumerate(self.sentences) if s.kind == kind]
+        return [self.sentences[i].row for i in picked], self.sentence_vectors[picked]
+
+    @cached_property
+    def _allowed(self) -> dict[Filters, np.ndarray]:
+        return {}
+
+    def allowed(self, filters: Filters) -> np.ndarray:
+        """A mask over the rows: which passages the filters let through (kept per filter: a question's
+        rankings all ask for the same one)."""
+        mask = self._allowed.get(filters)
+        if mask is None:
+            mask = np.array([filters.allows(p.chunk) for p in self.passages], dtype=bool)
+            self._allowed[filters] = mask
+        return mask

@@ -1,0 +1,1 @@
+"""How people and programs reach planqa: the CLI, the web app, terminal/JSON output, LangChain."""

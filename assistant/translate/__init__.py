@@ -1,0 +1,1 @@
+"""English renderings: LLM drafts of the sentences a plan has no rendering for, checked before kept."""

@@ -1,0 +1,257 @@
+"""`planqa translate`: LLM drafts of English renderings for the sentences of a document that have none.
+Each reply is checked (one rendering per sentence, every figure kept) before its batch is appended."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import GeneratorUnavailableError, PlanqaError, SettingsError
+from assistant.index.view import IndexView, StoredDocument
+from assistant.ingest.curation import TRANSLATIONS_DIR, Curation, GlossaryEntry, load_rendering_file
+from assistant.models import content_hash
+from assistant.settings import Settings
+from assistant.text import has_han, sentences
+
+log = logging.getLogger(__name__)
+
+PROMPT_FILE = "translate.txt"
+Messages = list[tuple[str, str]]
+Chat = Callable[[Messages], str]  # messages in, the model's reply text out
+
+ZH_FIGURE_RE = re.compile(r"(\d+(?:,\d{3})*(?:\.\d+)?)\s*(%|％|万亿|万|亿|月)?")
+EN_FIGURE_RE = re.compile(r"(\d+(?:,\d{3})*(?:\.\d+)?)\s*(%|thousand|million|billion|trillion)?", re.I)
+SCALE = {"万": 1e4, "亿": 1e8, "万亿": 1e12, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+MONTHS = ("January February March April May June July August September October November December").split()
+
+
+@dataclass(frozen=True)
+class Rejection:
+    zh: str
+    reason: str
+    en: str = ""
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    accepted: tuple[tuple[str, str], ...]  # (Chinese sentence, English draft)
+    rejected: tuple[Rejection, ...]
+
+
+@dataclass(frozen=True)
+class TranslationJob:
+    source: str  # the document's file name
+    out: Path
+    pending: tuple[str, ...]  # sentences to draft, in reading order
+    skipped: int  # sentences that already have a rendering
+
+
+@dataclass(frozen=True)
+class TranslationReport:
+    out: Path
+    drafted: int
+    skipped: int
+    rejected: tuple[Rejection, ...]
+
+
+def missing_figures(zh: str, en: str) -> list[str]:
+    """The figures of a Chinese sentence that its English rendering lacks. A percentage must appear as
+    written (95%); an amount in 万/亿 as the same quantity (35亿 = 3.5 billion, 7555万 = 75.55 million) or
+    its digits with no scale word (not "35 billion"); a month (3月) as its digits or its name; any other
+    number as written (10000 = 10,000)."""
+    en_numbers = [(number.replace(",", ""), (unit or "").lower()) for number, unit in EN_FIGURE_RE.findall(en)]
+    written = {number for number, _ in en_numbers}
+    plain = {number for number, unit in en_numbers if not unit}
+    percentages = {number for number, unit in en_numbers if unit == "%"}
+    values = [float(number) * SCALE.get(unit, 1.0) for number, unit in en_numbers]
+    missing = []
+    for m in ZH_FIGURE_RE.finditer(zh):
+        number, unit = m.group(1).replace(",", ""), m.group(2) or ""
+        if unit in ("%", "％"):
+            kept = number in percentages
+        elif unit == "月":
+            month = int(float(number))
+            kept = number in written or (1 <= month <= 12 and MONTHS[month - 1] in en)
+        elif unit in SCALE:
+            quantity = float(number) * SCALE[unit]
+            kept = number in plain or any(math.isclose(v, quantity, rel_tol=1e-9) for v in values)
+        else:
+            kept = number in written
+        if not kept:
+            missing.append(m.group(0).strip())
+    return missing
+
+
+def rendering_problem(zh: str, en: Any) -> str:
+    """Why a draft cannot stand for its sentence; empty when it can."""
+    if not isinstance(en, str) or not en.strip():
+        return "empty rendering"
+    if has_han(en):
+        return "the rendering contains Chinese"
+    missing = missing_figures(zh, en)
+    return f"figures missing from the rendering: {', '.join(missing)}" if missing else ""
+
+
+def document_sentences(view: IndexView, doc_id: str) -> list[str]:
+    """A document's sentences in reading order, each once: the sentences of its passages as the index
+    cuts them, i.e. what a passage needs a rendering of to have its English (`english_rendering`)."""
+    seen: set[str] = set()
+    out = []
+    for chunk in view.chunks:
+        if chunk.doc_id != doc_id:
+            continue
+        for sentence in sentences(chunk.text):
+            key = content_hash(sentence.strip())
+            if key not in seen:
+                seen.add(key)
+                out.append(sentence)
+    return out
+
+
+def default_output(corpus_dir: Path, source: str) -> Path:
+    return corpus_dir / TRANSLATIONS_DIR / f"{Path(source).stem}.en.jsonl"
+
+
+def plan_translation(
+    view: IndexView, doc: StoredDocument, corpus_dir: Path, curation: Curation, out: Path | None, redo_all: bool
+) -> TranslationJob:
+    """Which sentences to draft: those with no rendering in the corpus or in `out` (all but those already
+    in `out` with `redo_all`). Re-running after an interruption picks up where the last batch ended."""
+    corpus_file = default_output(corpus_dir, doc.source)
+    out = out or corpus_file
+    translations = (corpus_dir / TRANSLATIONS_DIR).resolve()
+    if redo_all and out.resolve().parent == translations:
+        raise PlanqaError(
+            f"--all would put drafts over the reviewed renderings in {translations}; "
+            "write them elsewhere with --out FILE"
+        )
+    done = set(load_rendering_file(out)) if out.is_file() else set()
+    if not redo_all:
+        done |= set(curation.renderings)
+    texts = document_sentences(view, doc.id)
+    pending = tuple(s for s in texts if content_hash(s.strip()) not in done)
+    return TranslationJob(doc.source, out, pending, len(texts) - len(pending))
+
+
+def openai_chat(settings: Settings) -> Chat:
+    """The configured OpenAI-compatible endpoint as a `Chat`; a clear error when none is configured."""
+    from assistant.answer.llm import openai_chat_model
+
+    if not settings.openai_configured or not settings.openai_model:
+        raise SettingsError(
+            "planqa translate needs an OpenAI-compatible LLM: set PLANQA_OPENAI_BASE_URL (e.g. "
+            "http://host:8000/v1), PLANQA_OPENAI_MODEL and, if the endpoint wants one, OPENAI_API_KEY"
+        )
+    model = openai_chat_model(settings)
+
+    def chat(messages: Messages) -> str:
+        try:
+            return str(model.invoke(messages).content)
+        except Exception as exc:  # openai/httpx raise many kinds; all mean "the endpoint failed"
+            raise GeneratorUnavailableError(
+                f"the LLM endpoint {settings.openai_base_url} (model {settings.openai_model}) failed: {exc}; "
+                "check PLANQA_OPENAI_BASE_URL, PLANQA_OPENAI_MODEL and OPENAI_API_KEY"
+            ) from exc
+
+    return chat
+
+
+def batch_messages(batch: Sequence[str], glossary: Sequence[GlossaryEntry], prompts_dir: Path) -> Messages:
+    """The instructions (with the glossary terms the batch uses) and the batch as a JSON array."""
+    from assistant.answer.llm import fill
+
+    terms = [e for e in glossary if e.zh and any(e.zh in s for s in batch)]
+    lines = "\n".join(f"- {e.zh} = {e.en}" for e in terms) or "- (no glossary term occurs in these sentences)"
+    system = fill(prompts_dir / PROMPT_FILE, glossary=lines, count=str(len(batch)))
+    return [("system", system), ("human", json.dumps(list(batch), ensure_ascii=False, indent=0))]
+
+
+def parse_reply(text: str, count: int) -> list[str]:
+    """The JSON array of `count` strings in a reply (code fences and text around it tolerated).
+    Raises ValueError saying what is wrong."""
+    start, end = text.find("["), text.rfind("]")
+    if start < 0 or end < start:
+        raise ValueError("the reply holds no JSON array")
+    try:
+        items = json.loads(text[start : end + 1])
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"the reply is not valid JSON ({exc.msg})") from exc
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise ValueError("the reply is not an array of strings")
+    if len(items) != count:
+        raise ValueError(f"the reply has {len(items)} renderings for {count} sentences")
+    return items
+
+
+def check_batch(batch: Sequence[str], reply: str) -> BatchResult:
+    """Accepted (sentence, draft) pairs and rejections; a reply that cannot be lined up with the batch
+    rejects the whole batch."""
+    try:
+        drafts = parse_reply(reply, len(batch))
+    except ValueError as exc:
+        return BatchResult((), tuple(Rejection(zh, str(exc)) for zh in batch))
+    accepted, rejected = [], []
+    for zh, en in zip(batch, drafts):
+        problem = rendering_problem(zh, en)
+        if problem:
+            rejected.append(Rejection(zh, problem, en))
+        else:
+            accepted.append((zh, en.strip()))
+    return BatchResult(tuple(accepted), tuple(rejected))
+
+
+def append_records(path: Path, records: Sequence[dict[str, Any]]) -> None:
+    """Append JSON lines in one write, flushed to disk: an interrupted run keeps every earlier batch whole."""
+    if not records:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    with path.open("a+b") as fh:
+        fh.seek(0, os.SEEK_END)
+        if fh.tell():
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":  # a line cut short by an earlier crash stays a line of its own
+                text = "\n" + text
+        fh.write(text.encode("utf-8"))
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def batched(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def translate(
+    job: TranslationJob,
+    chat: Chat,
+    glossary: Sequence[GlossaryEntry],
+    prompts_dir: Path,
+    model: str,
+    batch_size: int = 15,
+    progress: Callable[[int], object] | None = None,
+) -> TranslationReport:
+    """Draft the job's sentences batch by batch; each batch's accepted drafts are appended to `job.out`
+    (flagged `"draft": true` with the model's name) before the next request. A failing endpoint raises
+    GeneratorUnavailableError; what earlier batches wrote stays."""
+    if batch_size < 1:
+        raise SettingsError(f"--batch-size must be at least 1, not {batch_size}")
+    drafted = 0
+    rejected: list[Rejection] = []
+    for batch in batched(job.pending, batch_size):
+        result = check_batch(batch, chat(batch_messages(batch, glossary, prompts_dir)))
+        append_records(job.out, [{"zh": zh, "en": en, "draft": True, "model": model} for zh, en in result.accepted])
+        for r in result.rejected:
+            log.warning("rejected the draft of %r: %s%s", r.zh[:40], r.reason, f" ({r.en[:80]!r})" if r.en else "")
+        drafted += len(result.accepted)
+        rejected.extend(result.rejected)
+        if progress:
+            progress(len(batch))
+    return TranslationReport(job.out, drafted, job.skipped, tuple(rejected))

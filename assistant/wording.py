@@ -1,0 +1,92 @@
+"""Every sentence planqa shows a person, in both languages, in one place: answers' fixed phrases, notes,
+names of a plan's parts and the web page's labels. Prompts take their "not found" reply from here too."""
+
+from __future__ import annotations
+
+# What an answer says when the plans do not say (the closest passages are still listed under it).
+ABSTAIN = {
+    "zh": "规划文件中没有找到对这个问题的明确表述。下面列出最接近的段落，供参考。",
+    "en": "The plans do not say. The closest passages are listed below for reference.",
+}
+# The reply the LLM prompts ask for when the passages do not answer, and the phrases that mean it.
+LLM_NOT_FOUND = {"zh": "规划文件中没有找到相关内容。", "en": "The plans do not say."}
+LLM_NOT_FOUND_PHRASES = ("没有找到相关内容", "plans do not say", "plans do not mention")
+
+# Names of the parts of a plan that are not chapters, sections or boxes.
+PART_NAMES = {
+    "notice": {"zh": "印发通知", "en": "Issuing notice"},
+    "preface": {"zh": "前言", "en": "Preface"},
+    "glossary": {"zh": "附件 名词解释", "en": "Appendix: Glossary"},
+    "chapter_lead": {"zh": "(导语)", "en": "(lead)"},
+}
+
+# An English answer built from Chinese sentences.
+ACCORDING_TO = "According to the {where}: "
+QUOTED_IN_CHINESE = "The plan states (in Chinese): “{sentence}” [{n}]"
+
+
+def note_truncated(length: int, kept: int) -> str:
+    return f"the question was {length} characters; only the first {kept} were used"
+
+
+NOTE_UNOFFICIAL = "English renderings of the Chinese plans are unofficial"
+
+
+def note_generator_unavailable(mode: str, reason: object) -> str:
+    return f"{mode} is unavailable ({reason}); this is the extractive answer"
+
+
+def note_generator_found_nothing(mode: str) -> str:
+    return f"the {mode} model found no answer in its passages; this is the extractive answer"
+
+
+def note_check_failed(mode: str, reason: str) -> str:
+    return f"the {mode} answer failed the citation check ({reason}); this is the extractive answer"
+
+
+# The web page's labels. The title names the corpus: `app_title` in the settings, else generic.
+APP_TEXT = {
+    "zh": {
+        "title": "规划文件问答",
+        "subtitle": "用中文或英文提问，答案注明出处（文件 › 章 › 节）。",
+        "placeholder": "例如：{example}",
+        "send": "提问",
+        "new": "新对话",
+        "docs": "文件",
+        "all_docs": "全部文件",
+        "mode": "回答方式",
+        "k": "检索段落数",
+        "language": "界面语言",
+        "citations": "引用",
+        "closest": "最接近的段落",
+        "browser": "文件目录",
+        "empty": "请输入问题。",
+        "score": "得分",
+        "context": "展开所在章节全文",
+        "unofficial": "英文为非官方译文",
+        "original": "中文原文",
+        "rendering": "英文译文",
+    },
+    "en": {
+        "title": "Plan documents Q&A",
+        "subtitle": "Ask in Chinese or English; every answer names its source (document › chapter › section).",
+        "placeholder": "e.g. {example}",
+        "send": "Ask",
+        "new": "New chat",
+        "docs": "Document",
+        "all_docs": "All documents",
+        "mode": "Answer mode",
+        "k": "Passages retrieved",
+        "language": "Interface language",
+        "citations": "Citations",
+        "closest": "Closest passages",
+        "browser": "Documents",
+        "empty": "Please type a question.",
+        "score": "score",
+        "context": "Show the whole section",
+        "unofficial": "English renderings are unofficial",
+        "original": "Chinese original",
+        "rendering": "English rendering",
+    },
+}
+CLOSEST_PASSAGES = {"zh": "最接近的段落：", "en": "Closest passages:"}
