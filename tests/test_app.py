@@ -170,3 +170,20 @@ def screenshot(page, name: str) -> None:
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(folder) / name), full_page=True)
+
+
+def test_an_llm_answer_is_generated_once_streamed_and_kept(real_assistant):
+    """The page shows the model's tokens as they come, and the checked answer is that same generation:
+    one request to the model, not one to stream and another to check."""
+    from assistant.interfaces.app import respond
+    from tests.stub_llm import StubLLM
+
+    with StubLLM() as stub:
+        stub.reply = "据测算，青海光伏资源理论可开发量达35亿千瓦[1]。"
+        assistant = real_assistant.with_settings(openai_base_url=stub.base_url, openai_api_key="test")
+        turns = list(respond(assistant, "青海光伏资源理论可开发量是多少？", [], "zh", "*", "openai", 10))
+    assert len(stub.requests) == 1
+    assert any("▌" in history[-1]["content"] for history, _, _ in turns[:-1]), "tokens were shown as they came"
+    history, cards, _ = turns[-1]
+    assert history[-1]["content"].startswith(stub.reply) and "▌" not in history[-1]["content"]
+    assert "35亿千瓦" in cards
