@@ -31,7 +31,7 @@ class Settings:
     query_prefix: str = field(default="", metadata={"doc": "prefix for queries (sentence-transformers)"})
     passage_prefix: str = field(default="", metadata={"doc": "prefix for passages (sentence-transformers)"})
     embedder_base_url: str = field(
-        default="http://127.0.0.1:8080/v1", metadata={"doc": "OpenAI-compatible /v1/embeddings server (embedder openai)"}
+        default="http://127.0.0.1:8080/v1", metadata={"doc": "OpenAI-compatible /v1/embeddings server (openai)"}
     )
     embedder_api_key: str = field(default="", metadata={"doc": "API key of that server, if it wants one"})
     embedder_concurrency: int = field(default=2, metadata={"doc": "requests in flight to that server"})
