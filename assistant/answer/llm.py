@@ -120,7 +120,7 @@ def says_only_not_found(text: str) -> bool:
     def substance(piece: str) -> int:
         return len(re.sub(r"[\W_]+", "", piece))
 
-    pieces = [s for s in re.split(r"(?<=[。！？.!?])", MARKER_RE.sub("", text)) if s.strip()]
+    pieces = split_claims(MARKER_RE.sub("", text))
     phrases = wording.LLM_NOT_FOUND_PHRASES
     found = [s for s in pieces if any(p in s for p in phrases)]
     if not found:

@@ -78,9 +78,7 @@ class HybridRetriever:
                     self._recent_queries.pop(next(iter(self._recent_queries)))
         return cached
 
-    def search(
-        self, question: str | Query, top_k: int | None = None, filters: Filters = NO_FILTERS
-    ) -> list[Hit]:
+    def search(self, question: str | Query, top_k: int | None = None, filters: Filters = NO_FILTERS) -> list[Hit]:
         query = question if isinstance(question, Query) else self.prepare(question)
         top_k = top_k or self.settings.top_k
         if filters.doc_id is None and query.named_doc is not None:

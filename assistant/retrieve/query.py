@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from assistant.index.view import StoredDocument
 from assistant.ingest.curation import GlossaryEntry
-from assistant.text import detect_language, stem_plural, to_simplified
+from assistant.text import HAN, detect_language, stem_plural, to_simplified
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def normalise_english(text: str) -> str:
 GENERIC_TITLE_WORDS_ZH = ("规划", "（", "(")
 GENERIC_TITLE_WORDS_EN = frozenset({"plan", "the", "of", "and", "five", "year", "provincial", "province", "municipal"})
 FIVE_YEAR_PERIOD_RE = re.compile(r"[“\"]?十[一二三四五六七八九]?五[”\"]?")
-ISSUER_RE = re.compile(r"([\u4e00-\u9fff]{2,10}?)人民政府")
+ISSUER_RE = re.compile(f"([{HAN}]{{2,10}}?)人民政府")
 REGION_SUFFIX_RE = re.compile(r"(省|市|自治区|自治州|县|区)$")
 
 
