@@ -43,7 +43,11 @@ class Settings:
     chunk_max_chars: int = field(default=500, metadata={"doc": "longest passage, in characters"})
     chunk_min_chars: int = field(default=150, metadata={"doc": "shorter pieces merge with a neighbour"})
     # Searching the built index
-    store: str = field(default="local", metadata={"doc": "passage searcher: local (FAISS + bm25s folder)"})
+    store: str = field(default="local", metadata={"doc": "passage searcher: local (FAISS + bm25s folder) | milvus"})
+    milvus_uri: str = field(
+        default="", metadata={"doc": "Milvus: http://host:19530, or a milvus-lite file (default: index/milvus.db)"}
+    )
+    milvus_collection: str = field(default="planqa", metadata={"doc": "Milvus: alias the current build is served as"})
     # Retrieval
     top_k: int = field(default=10, metadata={"doc": "passages returned"})
     dense_depth: int = field(default=60, metadata={"doc": "candidates from the vector search"})
@@ -141,6 +145,10 @@ class Settings:
         default="", metadata={"doc": "example questions, separated by |  (default: made from the documents' titles)"}
     )
     host: str = field(default="127.0.0.1", metadata={"doc": "address the web app binds"})
+    admin_token: str = field(default="", metadata={"doc": "token for uploads and deletions over HTTP; empty: off"})
+    max_upload_mb: float = field(default=50.0, metadata={"doc": "largest plan file accepted by upload, in MB"})
+    max_pdf_pages: int = field(default=1500, metadata={"doc": "a PDF with more pages is refused"})
+    cors_origins: str = field(default="", metadata={"doc": "origins allowed by CORS, comma-separated; empty: none"})
     port: int = field(default=7860, metadata={"doc": "port of the web app"})
 
     @classmethod
