@@ -44,7 +44,10 @@ class PassageSearcher(Protocol):
         ...
 
 
-STORES: dict[str, str] = {"local": "assistant.retrieve.searchers:LocalSearcher"}
+STORES: dict[str, str] = {
+    "local": "assistant.retrieve.searchers:LocalSearcher",
+    "milvus": "assistant.retrieve.milvus_store:MilvusSearcher",
+}
 
 
 def make_searcher(view: IndexView, settings: Settings) -> PassageSearcher:
