@@ -135,3 +135,4 @@ class Answer:
     hits: tuple[Hit, ...]
     timings_ms: dict[str, float]
     notes: tuple[str, ...] = ()
+    kind: str = "fact"  # "overview" | "fact" | "list" | "abstained"

@@ -4,6 +4,7 @@ checking every generator's draft before it is shown."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from assistant import wording
 from assistant.answer.abstention import Verdict, judge
 from assistant.answer.citations import check_answer, make_citations
 from assistant.answer.generators import AnswerContext, Draft, Generator, TokenSink, make_generator
+from assistant.answer.refusal import RefusalModel, Support, SupportMeter, load_models
 from assistant.embed.base import Embedder, make_embedder
 from assistant.errors import BadQuestionError, GeneratorUnavailableError
 from assistant.index.build import BuildReport, ensure_index
@@ -123,8 +125,13 @@ class Assistant:
         hits = self.retriever.search(query, depth, Filters(self.resolve_doc(doc)))
         retrieved = time.perf_counter()
         mode = mode or self.settings.generator
-        draft, used_mode = self.checked_draft(query, hits, mode, notes, on_token)
-        answer = self.finish(query, hits, draft, used_mode, notes)
+        extractive = self.generator("extractive").draft(query, hits)
+        refusal = self.refusal(query, hits, extractive)
+        if refusal is not None:  # decided before any generator (an LLM) is asked
+            answer = self.abstention(query, hits, refusal, None, "extractive", notes)
+        else:
+            draft, used_mode = self.checked_draft(query, hits, mode, notes, on_token, extractive)
+            answer = self.finish(query, hits, draft, used_mode, notes)
         done = time.perf_counter()
         timings = {
             "retrieve": round((retrieved - started) * 1000, 1),
@@ -134,32 +141,67 @@ class Assistant:
         return Answer(**{**answer.__dict__, "timings_ms": timings})
 
     def checked_draft(
-        self, query: Query, hits: list[Hit], mode: str, notes: list[str], on_token: TokenSink | None = None
+        self,
+        query: Query,
+        hits: list[Hit],
+        mode: str,
+        notes: list[str],
+        on_token: TokenSink | None,
+        extractive: Draft,
     ) -> tuple[Draft, str]:
-        """The generator's draft if it passes the citation check; otherwise the extractive answer, and a
-        note saying why."""
-        extractive = self.generator("extractive")
+        """The generator's draft if it passes the citation check; otherwise the extractive answer (already
+        drafted), and a note saying why."""
         if mode == "extractive":
-            return extractive.draft(query, hits, on_token), mode
+            if on_token:
+                on_token(extractive.text)
+            return extractive, mode
+        if extractive.kind == "overview":  # the overview's places are the model's context, first
+            hits = [*extractive.cited, *(h for h in hits if h not in extractive.cited)]
         try:
             draft = self.generator(mode).draft(query, hits, on_token)
         except GeneratorUnavailableError as exc:
             notes.append(wording.note_generator_unavailable(mode, exc))
-            return extractive.draft(query, hits), "extractive"
+            return extractive, "extractive"
         if draft.abstained:
             # Whether the plans say is decided by the calibrated checks, not by a small model's modesty.
-            fallback = extractive.draft(query, hits)
-            if self.verdict(query, fallback).abstain:
+            if self.verdict(query, extractive).abstain:
                 return draft, mode
             notes.append(wording.note_generator_found_nothing(mode))
-            return fallback, "extractive"
+            return extractive, "extractive"
         renderings = [self.view.passage(h.chunk.id).text_en for h in draft.cited]
         problems = check_answer(draft.text, list(draft.cited), renderings)
         if problems or not draft.cited:
             reason = problems[0].reason if problems else "the answer cites no passage"
             notes.append(wording.note_check_failed(mode, reason))
-            return extractive.draft(query, hits), "extractive"
+            return extractive, "extractive"
         return draft, mode
+
+    @cached_property
+    def support_meter(self) -> SupportMeter:
+        return SupportMeter(self.view, self.english_corpus)
+
+    @cached_property
+    def refusal_models(self) -> dict[str, RefusalModel]:
+        return load_models(self.embedder.name)
+
+    def support(self, query: Query, hits: list[Hit], draft: Draft) -> Support:
+        vector = self.retriever.query_vector(query.dense_text)
+        rows = [self.view.row_of(h.chunk.id) for h in hits[: self.settings.picker_passages]]
+        best = max((float(v @ vector) for row in rows for _, v in self.view.sentences_of(row)), default=0.0)
+        return self.support_meter.measure(query.search_text, query.lang, list(draft.quotes), best)
+
+    def refusal(self, query: Query, hits: list[Hit], draft: Draft) -> Verdict | None:
+        """A refusal when the question is not about what the plans cover. English needs the plans' English
+        (every passage rendered) to tell, as the model reads English words against it."""
+        model = self.refusal_models.get(query.lang)
+        if model is None or (query.lang == "en" and not self.english_corpus):
+            return None
+        p = model.probability(self.support(query, hits, draft))
+        if p >= model.threshold:
+            return None
+        return Verdict(
+            True, f"the plans do not cover this question (support {p:.2f} < {model.threshold:.2f})", "refused"
+        )
 
     def verdict(self, query: Query, draft: Draft) -> Verdict:
         evidence = [(s, self.view.rendering(s) or "") for quote in draft.quotes for s in sentences(quote)]
@@ -168,18 +210,39 @@ class Assistant:
     def finish(self, query: Query, hits: list[Hit], draft: Draft, mode: str, notes: list[str]) -> Answer:
         verdict = self.verdict(query, draft)
         if draft.abstained or verdict.abstain or not draft.cited:
-            if verdict.reason:
-                notes.append(verdict.reason)
-            return Answer(
-                query.original, query.lang, wording.ABSTAIN[query.lang], True, mode, (), tuple(hits), {}, tuple(notes)
-            )
+            return self.abstention(query, hits, verdict, draft, mode, notes)
         citations = make_citations(list(draft.cited), list(draft.quotes), self.view)
         rendered = any(self.view.passage(c.chunk.id).text_en for c in citations)
         if query.lang == "en" and self.settings.use_renderings and rendered:
             notes.append(wording.NOTE_UNOFFICIAL)
         return Answer(
-            query.original, query.lang, draft.text, False, mode, tuple(citations), tuple(hits), {}, tuple(notes)
+            query.original,
+            query.lang,
+            draft.text,
+            False,
+            mode,
+            tuple(citations),
+            tuple(hits),
+            {},
+            tuple(notes),
+            draft.kind,
         )
+
+    def abstention(
+        self, query: Query, hits: list[Hit], verdict: Verdict, draft: Draft | None, mode: str, notes: list[str]
+    ) -> Answer:
+        """An answer that the plans do not say. With no figure given, it quotes what they do say, cited;
+        otherwise no citation is presented as support (the closest passages are listed as such)."""
+        if verdict.reason:
+            notes.append(verdict.reason)
+        lang = query.lang
+        if verdict.kind == "no_figure" and draft is not None and draft.cited and not draft.abstained:
+            citations = make_citations(list(draft.cited), list(draft.quotes), self.view)
+            text = wording.NO_FIGURE[lang] + draft.text
+            answer = Answer(query.original, lang, text, True, mode, tuple(citations), tuple(hits), {}, tuple(notes))
+            return dataclasses.replace(answer, kind="abstained")
+        text = wording.REFUSE[lang] if verdict.kind == "refused" else wording.ABSTAIN[lang]
+        return Answer(query.original, lang, text, True, mode, (), tuple(hits), {}, tuple(notes), "abstained")
 
     @cached_property
     def english_corpus(self) -> str:

@@ -115,6 +115,15 @@ class Settings:
     list_answer_margin: float = field(
         default=0.1, metadata={"doc": "a list answer takes sentences scoring this close to the best one"}
     )
+    # Topic overviews ("what does the plan say about X"): every place that addresses the subject
+    overview_places: int = field(default=8, metadata={"doc": "most places an overview lists"})
+    overview_chars: int = field(default=900, metadata={"doc": "longest Chinese overview, in characters"})
+    overview_words: int = field(default=250, metadata={"doc": "longest English overview, in words"})
+    overview_sentences_per_place: int = field(default=2, metadata={"doc": "sentences quoted from each further place"})
+    overview_passages: int = field(default=10, metadata={"doc": "top passages an overview reads"})
+    overview_margin: float = field(
+        default=0.08, metadata={"doc": "a further place is listed when its best sentence scores this close to the best"}
+    )
     # Abstention
     min_english_coverage: float = field(
         default=0.3, metadata={"doc": "share of an English question's words its evidence must hold, else abstain"}

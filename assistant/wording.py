@@ -8,6 +8,26 @@ ABSTAIN = {
     "zh": "规划文件中没有找到对这个问题的明确表述。下面列出最接近的段落，供参考。",
     "en": "The plans do not say. The closest passages are listed below for reference.",
 }
+# What an answer says to a question that is not about the plans (small talk, arithmetic, writing, …).
+REFUSE = {
+    "zh": "已收录的规划文件没有涉及这个问题；我只能回答规划文件中的内容，例如其中的目标、措施、项目、地点和名词解释。",
+    "en": "The indexed plans do not cover this; I can answer questions about what they say, such as their "
+    "targets, measures, projects, places and glossary terms.",
+}
+# Opens an answer whose evidence speaks of the subject but gives no figure for it.
+NO_FIGURE = {
+    "zh": "规划文件没有给出这个问题所问的具体数字。相关表述如下：",
+    "en": "The plans set no figure for this. What they say: ",
+}
+
+
+def overview_opening(lang: str, places: int) -> str:
+    """The first line of a topic overview: how many places address the subject."""
+    if lang == "zh":
+        return f"规划文件中有{places}处涉及这一问题："
+    return f"The plans address this in {places} place{'s' if places != 1 else ''}:"
+
+
 # The reply the LLM prompts ask for when the passages do not answer, and the phrases that mean it.
 LLM_NOT_FOUND = {"zh": "规划文件中没有找到相关内容。", "en": "The plans do not say."}
 LLM_NOT_FOUND_PHRASES = ("没有找到相关内容", "plans do not say", "plans do not mention")
@@ -59,6 +79,7 @@ APP_TEXT = {
         "language": "界面语言",
         "citations": "引用",
         "closest": "最接近的段落",
+        "places": "涉及的章节",
         "browser": "文件目录",
         "empty": "请输入问题。",
         "score": "得分",
@@ -80,6 +101,7 @@ APP_TEXT = {
         "language": "Interface language",
         "citations": "Citations",
         "closest": "Closest passages",
+        "places": "Places that address it",
         "browser": "Documents",
         "empty": "Please type a question.",
         "score": "score",

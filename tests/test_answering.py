@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant import wording
 from assistant.answer.citations import check_answer, claims
 from assistant.answer.llm import build_messages, fill, passage_excerpts, says_only_not_found
 from assistant.errors import BadQuestionError, SettingsError
@@ -45,10 +46,12 @@ def test_english_answer_is_in_english_with_chinese_evidence(real_assistant):
 
 def test_abstains_when_the_plans_do_not_say(real_assistant):
     answer = real_assistant.ask("门源县油菜花旅游节有哪些具体安排？")
-    assert answer.abstained and answer.text.startswith("规划文件中没有找到") and not answer.citations
+    # a subject the plans do not cover: "they do not say", or the refusal that says what planqa can answer
+    assert answer.abstained and answer.text in (wording.ABSTAIN["zh"], wording.REFUSE["zh"]) and not answer.citations
     assert len(answer.hits) >= 10, "the closest passages are still shown"
     money = real_assistant.ask("What is the budget in yuan for the Qinghai Lake national park?")
-    assert money.abstained and money.text.startswith("The plans do not say")
+    # they speak of the park but give no budget: said so, with what they do say quoted and cited
+    assert money.abstained and money.text.startswith(wording.NO_FIGURE["en"]) and money.citations
     later = real_assistant.ask("What photovoltaic capacity does Qinghai target for 2040?")
     assert later.abstained and any("2040" in note for note in later.notes)
 
@@ -103,7 +106,7 @@ def test_a_model_that_finds_nothing_where_the_plans_answer_gives_way_to_extracti
         assert answer.mode == "extractive" and not answer.abstained and "35亿千瓦" in answer.text
         assert any("found no answer" in n for n in answer.notes)
         unanswerable = with_llm(real_assistant, stub).ask("门源县油菜花旅游节有哪些具体安排？", mode="openai")
-        assert unanswerable.abstained and unanswerable.mode == "openai"
+        assert unanswerable.abstained and not unanswerable.citations
 
 
 @pytest.mark.parametrize(
@@ -143,8 +146,9 @@ def test_injected_instructions_do_not_change_behaviour(real_assistant):
         stub.reply = "HACKED"
         answer = with_llm(real_assistant, stub).ask(question, mode="openai")
         assert "HACKED" not in answer.text and answer.mode == "extractive"
-        system = stub.requests[-1]["messages"][0]["content"]
-        assert "HACKED" not in system, "the question goes in the user turn, never in the instructions"
+        # refused before any model is asked, or asked with the question in the user turn only
+        assert all("HACKED" not in r["messages"][0]["content"] for r in stub.requests)
+        assert answer.abstained or stub.requests
     extractive = real_assistant.ask(question)
     assert "HACKED" not in extractive.text
 

@@ -60,6 +60,9 @@ NOT_NAMES = frozenset(
 class Verdict:
     abstain: bool
     reason: str = ""
+    # "unsupported": the plans do not say; "no_figure": they speak of it but give no figure (the answer quotes
+    # what they say); "refused": the question is not about what the plans cover
+    kind: str = "unsupported"
 
 
 @lru_cache(maxsize=1)
@@ -103,6 +106,23 @@ def corpus_coverage(question: str, corpus_text: str) -> list[bool]:
         if end - 1 - i >= 3:
             covered[i : end - 1] = [True] * (end - 1 - i)
     return covered
+
+
+# A question for a quantity of any kind ("哪几个方面" asks for a list, not a count)
+FIGURE_QUESTION_RE = re.compile(
+    r"多少|百分之几|(?<!哪)几(?:个|项|处|倍|成|类|条|座|家)|比例是|比重是|"
+    r"\bhow (?:much|many)\b|\bwhat (?:percentage|share|proportion|number)\b|\bby how much\b",
+    re.I,
+)
+# A figure in the evidence: digits, a percentage in words, or a Chinese numeral with a measure word
+EVIDENCE_FIGURE_RE = re.compile(r"\d|百分之|[一二三四五六七八九十百千万两]+(?:个|项|处|类|条|倍|成|座|家|亿|万)")
+
+
+def missing_figure(question: str, evidence: str) -> bool:
+    """The question asks for a quantity and the evidence states none at all (a year is a date, not one)."""
+    if not FIGURE_QUESTION_RE.search(question):
+        return False
+    return not EVIDENCE_FIGURE_RE.search(YEAR_RE.sub("", year_text(evidence)).replace("十四五", ""))
 
 
 def missing_unit(question: str, evidence: str) -> str | None:
@@ -192,7 +212,9 @@ def judge(
         return Verdict(True, f"the passages found say nothing about {year}")
     unit = missing_unit(question, evidence_zh + " " + evidence_en)
     if unit:
-        return Verdict(True, f"the question asks for a {unit} figure the passages do not give")
+        return Verdict(True, f"the question asks for a {unit} figure the passages do not give", "no_figure")
+    if missing_figure(question, evidence_zh):
+        return Verdict(True, "the question asks for a figure the passages do not give", "no_figure")
     if lang == "en" and evidence_en and english_coverage(question, evidence_en) < settings.min_english_coverage:
         return Verdict(True, "the passages found cover too little of the question")
     return Verdict(False)

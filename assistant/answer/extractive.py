@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from assistant import wording
 from assistant.answer.abstention import asked_years, year_text
 from assistant.answer.generators import AnswerContext, Draft, TokenSink
+from assistant.answer.overview import asks_overview, compose, group_places
 from assistant.models import Hit
 from assistant.retrieve.places import PlaceReference
 from assistant.retrieve.query import Query
@@ -152,6 +153,20 @@ class ExtractiveGenerator:
 
     def draft(self, query: Query, hits: list[Hit], on_token: TokenSink | None = None) -> Draft:
         chosen = self.choose(query, hits)
+        draft = self.overview(query, hits, chosen) if asks_overview(query) else self.answer(query, chosen)
+        if on_token:
+            on_token(draft.text)
+        return draft
+
+    def overview(self, query: Query, hits: list[Hit], chosen: list[Evidence]) -> Draft:
+        ranked = SentencePicker(self.context, self.settings.overview_passages).pick(query, hits)
+        places = group_places(chosen, ranked, query, self.context.view, self.settings)
+        text, cited, quotes = compose(
+            places, query, self.context.view, self.settings, lambda evidence, n: self.render(query, evidence, n)
+        )
+        return Draft(text, tuple(cited), tuple(quotes), kind="overview")
+
+    def answer(self, query: Query, chosen: list[Evidence]) -> Draft:
         cited: list[Hit] = []
         quotes: dict[str, list[str]] = {}
         parts = []
@@ -162,9 +177,8 @@ class ExtractiveGenerator:
             quotes.setdefault(evidence.hit.chunk.id, []).append(evidence.sentence)
             parts.append(self.render(query, evidence, n))
         text = self.compose(query.lang, parts, cited)
-        if on_token:
-            on_token(text)
-        return Draft(text, tuple(cited), tuple("".join(quotes[h.chunk.id]) for h in cited))
+        kind = "list" if LIST_QUESTION_RE.search(query.text) else "fact"
+        return Draft(text, tuple(cited), tuple("".join(quotes[h.chunk.id]) for h in cited), kind=kind)
 
     def choose(self, query: Query, hits: list[Hit]) -> list[Evidence]:
         """The best sentences for the question; then, for a question that asks two things, the best

@@ -28,6 +28,7 @@ class Draft:
     cited: tuple[Hit, ...]
     quotes: tuple[str, ...]  # the supporting sentence(s) of each cited passage, same order
     abstained: bool = False
+    kind: str = "fact"  # "fact", "list" or "overview": what the question asked for
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,10 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-TYPES = {"number", "fact", "list", "topic", "cross", "unanswerable"}
+# "unanswerable": about the plans' subjects, but they do not say; "offtopic": small talk, arithmetic, writing
+# requests, questions about the assistant, instructions aimed at it, places and subjects the plans do not cover.
+TYPES = {"number", "fact", "list", "topic", "cross", "unanswerable", "offtopic"}
+UNANSWERABLE_TYPES = frozenset({"unanswerable", "offtopic"})
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class Question:
 
     @property
     def answerable(self) -> bool:
-        return self.type != "unanswerable"
+        return self.type not in UNANSWERABLE_TYPES
 
 
 @dataclass(frozen=True)

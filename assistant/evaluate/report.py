@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from assistant.evaluate.dataset import Question
+from assistant.evaluate.dataset import UNANSWERABLE_TYPES, Question
 from assistant.evaluate.metrics import char_f1, first_relevant_rank, token_f1
 from assistant.evaluate.metrics import summarise as summarise_by
 from assistant.evaluate.runs import rank_metrics, score_answer
@@ -93,7 +93,7 @@ def worst_misses(records: list[dict], limit: int = 15) -> str:
     misses = [
         r
         for r in records
-        if r["metrics"]["key_accuracy"] == 0.0 or (r["metrics"]["rank"] is None and r["type"] != "unanswerable")
+        if r["metrics"]["key_accuracy"] == 0.0 or (r["metrics"]["rank"] is None and r["type"] not in UNANSWERABLE_TYPES)
     ]
     misses.sort(key=lambda r: (r["metrics"]["rank"] is not None, r["metrics"]["rank"] or 0))
     lines = ["| id | rank | question | answer (start) | retrieved places (top 3) |", "| --- | --- | --- | --- | --- |"]

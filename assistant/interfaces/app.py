@@ -111,16 +111,41 @@ def hit_card(assistant: Assistant, hit: Hit, lang: str, ui: str) -> str:
 
 def cards_html(assistant: Assistant, answer: Answer, ui: str) -> str:
     scores = {h.chunk.id: h.score for h in answer.hits}
-    if answer.abstained:
+    if answer.abstained and not answer.citations:
         cards = [hit_card(assistant, h, answer.lang, ui) for h in answer.hits[:3]]
         return f"<h4>{esc(TEXT[ui]['closest'])}</h4>" + "".join(cards)
+    if answer.kind == "overview":
+        return (
+            f"<h4>{esc(TEXT[ui]['places'])}</h4><ol class='planqa-places'>"
+            + "".join(
+                f"<li>{place_card(assistant, group, scores, answer.lang, ui)}</li>"
+                for group in by_place(answer.citations)
+            )
+            + "</ol>"
+        )
     cards = [citation_card(assistant, c, scores.get(c.chunk.id, 0.0), answer.lang, ui) for c in answer.citations]
     return f"<h4>{esc(TEXT[ui]['citations'])}</h4>" + "".join(cards)
 
 
+def by_place(citations: tuple[Citation, ...]) -> list[list[Citation]]:
+    """Citations grouped by the place they come from, in order of first appearance."""
+    groups: dict[tuple, list[Citation]] = {}
+    for c in citations:
+        groups.setdefault((c.chunk.doc_id, c.chunk.path), []).append(c)
+    return list(groups.values())
+
+
+def place_card(assistant: Assistant, group: list[Citation], scores: dict, lang: str, ui: str) -> str:
+    """One card for a place of an overview: its first citation's card, with every quote of the place."""
+    first = group[0]
+    quote = "".join(c.quote for c in group)
+    merged = Citation(first.n, first.chunk, first.doc_title, first.heading, first.heading_en, quote)
+    return citation_card(assistant, merged, max(scores.get(c.chunk.id, 0.0) for c in group), lang, ui)
+
+
 def answer_markdown(answer: Answer) -> str:
     """The answer as shown in the chat bubble: escaped, with notes in small type."""
-    text = esc(answer.text)
+    text = esc(answer.text).replace("\n", "<br>")
     notes = "".join(f"<br><small>ⓘ {esc(n)}</small>" for n in answer.notes)
     return text + notes
 

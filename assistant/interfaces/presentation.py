@@ -61,6 +61,7 @@ def answer_json(view: IndexView, answer: Answer) -> dict[str, Any]:
         "question": answer.question,
         "lang": answer.lang,
         "answer": answer.text,
+        "kind": answer.kind,
         "abstained": answer.abstained,
         "mode": answer.mode,
         "citations": [

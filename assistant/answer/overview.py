@@ -1,0 +1,124 @@
+"""Topic overviews: a question asking what the plans say, arrange or require about a subject gets every
+place that addresses it (document › chapter › section or box), most relevant first, each with its most
+informative sentences, cited; bounded in length by the settings."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant import wording
+from assistant.answer.refusal import content_words
+from assistant.index.view import IndexView
+from assistant.models import Hit, SectionPath
+from assistant.retrieve.query import Query
+from assistant.settings import Settings
+from assistant.text import bigram_set, en_tokens
+
+# What a topic question sounds like: it asks what the plans say, arrange or require about a subject.
+TOPIC_QUESTION_RE = re.compile(
+    r"(?:有|作|做|提出|作出)了?(?:哪些|什么|何种)(?:部署|安排|措施|要求|举措|规定|考虑|任务|政策)"
+    r"|(?:部署|安排|规划|要求|说|提)了?(?:什么|哪些)|怎么(?:部署|安排|说|推进|发展|做)|如何(?:部署|安排|推进|发展|保护|建设|治理)"
+    r"|\bwhat (?:does|do) (?:the |each )?(?:plans?|documents?)\b.*\b(?:say|plan|propose|require|set out|lay out)\b"
+    r"|\bwhat (?:measures|steps|actions|arrangements|policies|tasks)\b|\bhow will\b|\bwhat is planned\b"
+    r"|\bwhat are the plans?\b",
+    re.I,
+)
+
+
+def asks_overview(query: Query) -> bool:
+    return bool(TOPIC_QUESTION_RE.search(query.search_text))
+
+
+@dataclass(frozen=True)
+class PlaceEvidence:
+    """The sentences of one place that an overview quotes, best first."""
+
+    doc_id: str
+    path: SectionPath
+    score: float
+    items: list  # Evidence (hit, sentence, score), in the order they are quoted
+
+
+def addresses(evidence, query: Query, view: IndexView) -> bool:
+    """Does a sentence speak of the question's subject: one of its content words (Chinese, or in English the
+    rendering's words and the glossary's Chinese terms)?"""
+    words = content_words(query.search_text, query.lang)
+    if query.lang == "zh":
+        return any(w in evidence.sentence for w in words)
+    rendering = set(en_tokens(view.rendering_of_text(evidence.sentence) or ""))
+    return any(w in rendering for w in words) or any(t in evidence.sentence for t in query.zh_terms)
+
+
+def group_places(first: list, ranked: list, query: Query, view: IndexView, settings: Settings) -> list[PlaceEvidence]:
+    """Places in order: those of the first answer's sentences, then any other place whose best sentence
+    scores within `overview_margin` of the best and speaks of the subject; near-duplicates merged."""
+    top = ranked[0].score if ranked else 0.0
+    places: dict[tuple[str, SectionPath], PlaceEvidence] = {}
+    seen: list[set[str]] = []
+
+    def take(evidence) -> bool:
+        grams = bigram_set(evidence.sentence)
+        if any(len(grams & g) / max(len(grams | g), 1) >= settings.near_duplicate_jaccard for g in seen):
+            return False
+        key = (evidence.hit.chunk.doc_id, evidence.hit.chunk.path)
+        if key not in places:
+            if len(places) >= settings.overview_places:
+                return False
+            places[key] = PlaceEvidence(key[0], key[1], evidence.score, [])
+        places[key].items.append(evidence)
+        seen.append(grams)
+        return True
+
+    for evidence in first:
+        take(evidence)
+    for evidence in ranked:
+        key = (evidence.hit.chunk.doc_id, evidence.hit.chunk.path)
+        new_place = key not in places
+        crowded = not new_place and len(places[key].items) >= settings.overview_sentences_per_place
+        close = evidence.score >= top - settings.overview_margin
+        if close and not crowded and addresses(evidence, query, view):
+            take(evidence)
+    return list(places.values())
+
+
+def fits(place_lines: list[str], lang: str, settings: Settings) -> bool:
+    text = "".join(place_lines)
+    if lang == "zh":
+        return len(text) <= settings.overview_chars
+    return len(text.split()) <= settings.overview_words
+
+
+def compose(places: list[PlaceEvidence], query: Query, view: IndexView, settings: Settings, render) -> tuple:
+    """The overview's text and its citations: (text, cited hits, quotes). `render(evidence, n)` writes one
+    sentence with its marker in the asker's language."""
+    cited: list[Hit] = []
+    quotes: dict[str, list[str]] = {}
+    lines: list[str] = []
+    for place in places:
+        parts = []
+        for evidence in place.items:
+            if evidence.hit not in cited:
+                cited.append(evidence.hit)
+            parts.append(render(evidence, cited.index(evidence.hit) + 1))
+        separator, joiner = ("：", "") if query.lang == "zh" else (": ", " ")
+        line = f"{len(lines) + 1}. {place_heading(place, query.lang, view)}{separator}{joiner.join(parts)}"
+        if lines and not fits([*lines, line], query.lang, settings):
+            break
+        lines.append(line)
+        for evidence in place.items:
+            quotes.setdefault(evidence.hit.chunk.id, []).append(evidence.sentence)
+    cited = [h for h in cited if h.chunk.id in quotes]
+    opening = wording.overview_opening(query.lang, len(lines))
+    text = opening + "\n" + "\n".join(lines)
+    return text, cited, ["".join(quotes[h.chunk.id]) for h in cited]
+
+
+def place_heading(place: PlaceEvidence, lang: str, view: IndexView) -> str:
+    doc = view.document(place.doc_id)
+    if lang == "zh":
+        return f"《{doc.title}》{place.path.label()}"
+    first = view.place_passages(place.doc_id, place.path)
+    heading = first[0].heading_en if first else ""
+    title = doc.title_en or doc.title
+    return f"{title}, {heading}" if heading else title

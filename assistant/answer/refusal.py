@@ -1,0 +1,102 @@
+"""Refusing what the plans do not cover (small talk, arithmetic, writing requests, questions about the
+assistant, instructions aimed at it, other places and subjects): a logistic model over evidence features,
+fitted on labelled questions (`benchmarks/fit_refusal.py`), decides before any answer is written."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from assistant.index.view import IndexView
+from assistant.text import en_tokens, sentences, zh_tokens
+
+WEIGHTS_FILE = Path(__file__).with_name("refusal_weights.json")
+# Words about asking are never what a question is about.
+QUESTION_WORD_RE = re.compile(r"哪|什么|多少|几|怎么|怎样|如何|是否|为何|为什么|吗|呢")
+NUMBER_RE = re.compile(r"^[\d.,%]+$")
+FEATURES = ("evidence_coverage", "corpus_coverage", "numeric_share", "best_similarity")
+
+
+@dataclass(frozen=True)
+class Support:
+    """How well the plans support a question, as the refusal model reads it."""
+
+    evidence_coverage: float  # share of the question's content words in the sentences picked to answer it
+    corpus_coverage: float  # share of them anywhere in the plans (English: in their English renderings)
+    numeric_share: float  # share of the question's words that are bare numbers ("17 times 23")
+    best_similarity: float  # cosine of the best-matching sentence of the top passages to the question
+
+    def vector(self) -> list[float]:
+        return [getattr(self, name) for name in FEATURES]
+
+
+def content_words(question: str, lang: str) -> list[str]:
+    """The words that say what a question is about: no question words, no bare numbers."""
+    words = zh_tokens(question) if lang == "zh" else en_tokens(question)
+    return [w for w in dict.fromkeys(words) if not QUESTION_WORD_RE.search(w) and not NUMBER_RE.match(w)]
+
+
+class SupportMeter:
+    """Computes `Support` over one index."""
+
+    def __init__(self, view: IndexView, english_corpus: str) -> None:
+        self.view = view
+        self.english_corpus = english_corpus
+
+    @cached_property
+    def english_vocabulary(self) -> frozenset[str]:
+        return frozenset(en_tokens(self.english_corpus))
+
+    def measure(self, question: str, lang: str, quotes: list[str], best_similarity: float) -> Support:
+        words = content_words(question, lang)
+        all_words = zh_tokens(question) if lang == "zh" else en_tokens(question)
+        numeric = sum(1 for w in all_words if NUMBER_RE.match(w)) / len(all_words) if all_words else 0.0
+        if not words:
+            return Support(0.0, 0.0, numeric, best_similarity)
+        quoted = " ".join(quotes)
+        if lang == "zh":
+            in_evidence = [w for w in words if w in quoted]
+            in_corpus = [w for w in words if w in self.view.corpus_text]
+        else:
+            rendered = set(en_tokens(" ".join(self.view.rendering(s) or "" for s in sentences(quoted))))
+            in_evidence = [w for w in words if w in rendered]
+            in_corpus = [w for w in words if w in self.english_vocabulary]
+        return Support(len(in_evidence) / len(words), len(in_corpus) / len(words), numeric, best_similarity)
+
+
+@dataclass(frozen=True)
+class RefusalModel:
+    """Logistic regression on standardised `Support` features, one per language, with the threshold under
+    which a question is refused. The weights file says what it was fitted on and with which embedder."""
+
+    means: tuple[float, ...]
+    scales: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float
+    features: tuple[str, ...] = FEATURES
+
+    def probability(self, support: Support) -> float:
+        values = [getattr(support, name) for name in self.features]
+        z = sum(w * (v - m) / s for w, v, m, s in zip(self.weights, values, self.means, self.scales)) + self.bias
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def refuses(self, support: Support) -> bool:
+        return self.probability(support) < self.threshold
+
+
+def load_models(embedder_name: str, path: Path = WEIGHTS_FILE) -> dict[str, RefusalModel]:
+    """The fitted models by language. The similarity feature is the embedder's own scale, so with another
+    embedder the models fitted without it are used."""
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    variant = "with_similarity" if data.get("embedder") == embedder_name else "lexical"
+    return {
+        lang: RefusalModel(**{k: tuple(v) if isinstance(v, list) else v for k, v in m.items()})
+        for lang, m in data["models"][variant].items()
+    }

@@ -1,0 +1,111 @@
+"""Fits the refusal model (assistant/answer/refusal.py) on labelled questions and writes its weights:
+answerable questions of the dev set against the off-topic dev set, one logistic regression per language,
+with the threshold that keeps false refusals on the answerable ones at most `MAX_FALSE_REFUSAL`. Prints
+how it does on the held-out sets, which are never fitted on.
+
+    python benchmarks/fit_refusal.py            # writes assistant/answer/refusal_weights.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from assistant import Assistant
+from assistant.answer.refusal import FEATURES, WEIGHTS_FILE, RefusalModel, Support
+from assistant.evaluate.dataset import Question, load_dataset
+
+ROOT = Path(__file__).resolve().parent.parent
+FIT_ON = [ROOT / "eval" / "dev.jsonl", ROOT / "eval" / "offtopic_dev.jsonl"]
+HELD_OUT = [ROOT / "eval" / "heldout.jsonl", ROOT / "eval" / "offtopic_heldout.jsonl"]
+# At most one answerable dev question in fifty may be refused: the issue's false-abstention budget is 0.05
+# for all causes together, and the other checks use some of it.
+MAX_FALSE_REFUSAL = 0.02
+# L2 penalty on the standardised weights: with ~60 questions a language, it keeps the four weights small
+# enough that no single feature decides alone.
+L2 = 0.1
+
+
+def supports(assistant: Assistant, questions: list[Question]) -> list[tuple[Question, Support]]:
+    out = []
+    extractive = assistant.generator("extractive")
+    for q in questions:
+        query = assistant.retriever.prepare(q.question)
+        hits = assistant.retriever.search(query, assistant.settings.min_answer_passages)
+        out.append((q, assistant.support(query, hits, extractive.draft(query, hits))))
+    return out
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, steps: int = 5000, rate: float = 0.5) -> tuple:
+    means, scales = x.mean(axis=0), x.std(axis=0) + 1e-9
+    z = (x - means) / scales
+    w, b = np.zeros(z.shape[1]), 0.0
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-(z @ w + b)))
+        w -= rate * (z.T @ (p - y) / len(y) + L2 * w)
+        b -= rate * float((p - y).mean())
+    return means, scales, w, b
+
+
+def fit_model(rows: list[tuple[Question, Support]], features: tuple[str, ...]) -> RefusalModel:
+    kept = [(q, s) for q, s in rows if q.type != "unanswerable"]  # those are about the plans: other checks
+    x = np.array([[getattr(s, f) for f in features] for _, s in kept])
+    y = np.array([0.0 if q.type == "offtopic" else 1.0 for q, _ in kept])
+    means, scales, w, b = fit_logistic(x, y)
+    model = RefusalModel(tuple(means), tuple(scales), tuple(w), b, 0.0, features)
+    answerable = sorted(model.probability(s) for q, s in kept if q.type != "offtopic")
+    threshold = answerable[int(MAX_FALSE_REFUSAL * len(answerable))]
+    return RefusalModel(tuple(means), tuple(scales), tuple(w), b, threshold, features)
+
+
+def report(name: str, model: RefusalModel, rows: list[tuple[Question, Support]]) -> dict[str, float]:
+    answerable = [s for q, s in rows if q.answerable]
+    offtopic = [s for q, s in rows if q.type == "offtopic"]
+    false = sum(model.refuses(s) for s in answerable) / max(len(answerable), 1)
+    refused = sum(model.refuses(s) for s in offtopic) / max(len(offtopic), 1)
+    print(f"  {name:9} false refusals {false:.3f} of {len(answerable)} · off-topic refused {refused:.3f} of {len(offtopic)}")
+    return {"false_refusal": round(false, 3), "offtopic_refused": round(refused, 3)}
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", type=Path, default=WEIGHTS_FILE)
+    args = parser.parse_args()
+    assistant = Assistant.from_settings()
+    fit_rows = supports(assistant, [q for p in FIT_ON for q in load_dataset(p)[0]])
+    held_rows = supports(assistant, [q for p in HELD_OUT for q in load_dataset(p)[0]])
+    variants = {"with_similarity": FEATURES, "lexical": tuple(f for f in FEATURES if f != "best_similarity")}
+    models: dict[str, dict] = {}
+    measured: dict[str, dict] = {}
+    for variant, features in variants.items():
+        models[variant], measured[variant] = {}, {}
+        for lang in ("zh", "en"):
+            print(f"{variant} {lang}:")
+            model = fit_model([r for r in fit_rows if r[0].lang == lang], features)
+            fitted = report("fitted on", model, [r for r in fit_rows if r[0].lang == lang])
+            held = report("held-out", model, [r for r in held_rows if r[0].lang == lang])
+            models[variant][lang] = {k: list(v) if isinstance(v, tuple) else v for k, v in model.__dict__.items()}
+            measured[variant][lang] = {"fitted_on": fitted, "held_out": held}
+    payload = {
+        "fitted": time.strftime("%Y-%m-%d"),
+        "embedder": assistant.embedder.name,
+        "fitted_on": {p.name: sha(p) for p in FIT_ON},
+        "max_false_refusal": MAX_FALSE_REFUSAL,
+        "measured": measured,
+        "models": models,
+    }
+    args.out.write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"weights -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()
