@@ -68,7 +68,8 @@ def report(name: str, model: RefusalModel, rows: list[tuple[Question, Support]])
     offtopic = [s for q, s in rows if q.type == "offtopic"]
     false = sum(model.refuses(s) for s in answerable) / max(len(answerable), 1)
     refused = sum(model.refuses(s) for s in offtopic) / max(len(offtopic), 1)
-    print(f"  {name:9} false refusals {false:.3f} of {len(answerable)} · off-topic refused {refused:.3f} of {len(offtopic)}")
+    print(f"  {name:9} false refusals {false:.3f} of {len(answerable)}", end=" · ")
+    print(f"off-topic refused {refused:.3f} of {len(offtopic)}")
     return {"false_refusal": round(false, 3), "offtopic_refused": round(refused, 3)}
 
 

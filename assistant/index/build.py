@@ -123,6 +123,14 @@ def build_index(
             log.error("%s", exc)
             report.errors[path.name] = exc.reason
             continue
+        first = next((name for name, meta in built.files.items() if meta["doc_id"] == doc.id), None)
+        if first is not None:
+            # The same decoded text (another name, another encoding) would be a second document with the
+            # same id. Listed in the manifest's files all the same, so that it does not make the index stale.
+            report.errors[path.name] = f"same text as {first}"
+            log.warning("%s not indexed: same text as %s", path.name, first)
+            built.files[path.name] = {"sha256": state["files"][path.name], "doc_id": doc.id}
+            continue
         chunks = chunk_document(doc, settings.chunk_max_chars, settings.chunk_min_chars)
         built.add(doc, state["files"][path.name], chunks, curation, cache, settings.english_dense)
     report.embedded_texts, report.embedded_chars = cache.embedded, cache.embedded_chars

@@ -314,17 +314,20 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import ipaddress
 
-    from assistant.interfaces.app import serve
+    from assistant.interfaces.server import serve  # the API and the page on one port
 
     host = args.host or settings.host
     port = args.port or settings.port
-    loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback if host != "0.0.0.0" else False
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost may resolve to any address
+        loopback = False
     if not loopback:
         if not args.allow_remote:
             raise PlanqaError(f"refusing to bind {host}: other machines could reach the app; add --allow-remote")
         print(f"planqa: warning: binding {host}: the app is reachable from other machines", file=sys.stderr)
     assistant = load_assistant(settings)
-    print(f"planqa: serving on http://{host}:{port}", file=sys.stderr)
+    print(f"planqa: serving on http://{host}:{port} (API docs: http://{host}:{port}/docs)", file=sys.stderr)
     serve(assistant, host, port)
     return 0
 
