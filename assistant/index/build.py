@@ -7,7 +7,8 @@ import dataclasses
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Mapping
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,18 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from assistant.embed.base import CachingEmbedder, Embedder, embedder_identity
+from assistant.embed.base import Embedder, embedder_identity
 from assistant.errors import IndexCorruptError, LoadError
-from assistant.index.folder import BuiltIndex, read_index, write_index
+from assistant.index.folder import read_index
+from assistant.index.streaming import (
+    BuildWriter,
+    DocumentEmbedder,
+    FailedDocument,
+    Prepared,
+    PreparedDocument,
+    SharedVectors,
+    in_order,
+)
 from assistant.index.view import IndexView, Passage, StoredDocument, StoredSentence
 from assistant.ingest.chunking import chunk_document
 from assistant.ingest.curation import Curation
@@ -32,6 +42,10 @@ log = logging.getLogger(__name__)
 
 # Bump when parsing, recovery or chunking change what a document turns into.
 PIPELINE_VERSION = "2026-11-26.5"
+# Documents prepared at once on threads, ahead of the writer. Two overlap one document's Python work (parsing,
+# recovery, jieba) with the other's embedding: 20.6 s instead of 36.1 s for 4 plans on two cores
+# (benchmarks/bench_ingest_memory.py --parallel); one alone gains nothing, as writing is cheap.
+PREPARE_WORKERS = 2
 
 
 @dataclass
@@ -70,8 +84,10 @@ def ensure_index(
     embedder_factory: Callable[[], Embedder],
     rebuild: bool = False,
     progress: bool = True,
+    ray_actors: int = 0,
 ) -> tuple[IndexView, BuildReport]:
-    """The current index, rebuilt first if it is missing, stale, damaged or `rebuild` is asked."""
+    """The current index, rebuilt first if it is missing, stale, damaged or `rebuild` is asked. With
+    `ray_actors`, a build embeds in a Ray Data job of that many actors (`ray_embedding.py`)."""
     if not settings.corpus_dir.is_dir():
         raise LoadError(str(settings.corpus_dir), "corpus folder not found")
     state = corpus_state(settings)
@@ -87,7 +103,9 @@ def ensure_index(
             return previous, BuildReport(errors=previous.manifest.get("errors", {}))
         reason = stale
     log.info("building the index: %s", reason)
-    report = build_index(settings, state, embedder_factory(), previous, progress)
+    known = known_sentence_vectors(previous, state)
+    previous = None  # of the last build only its sentence vectors are reused: let its texts and passages go
+    report = build_index(settings, state, embedder_factory, known, progress, ray_actors)
     report.rebuilt, report.reason = True, reason
     return read_index(settings.index_dir), report
 
@@ -107,94 +125,123 @@ def staleness(manifest: dict[str, Any], state: dict[str, Any]) -> str:
 def build_index(
     settings: Settings,
     state: dict[str, Any],
-    embedder: Embedder,
-    previous: IndexView | None,
+    embedder_factory: Callable[[], Embedder],
+    known: Mapping[str, np.ndarray],
     progress: bool,
+    ray_actors: int = 0,
 ) -> BuildReport:
+    """Build the index document by document, each written to the new build folder as soon as it is ready."""
     started = time.perf_counter()
     report = BuildReport()
-    curation = Curation.load(settings.corpus_dir)
-    cache = CachingEmbedder(embedder, known_sentence_vectors(previous, state), progress)
-    built = IndexParts()
-    for path in tqdm(corpus_files(settings.corpus_dir), desc="documents", unit="doc", disable=not progress):
-        try:
-            doc = load_document(path, cache, curation)
-        except LoadError as exc:
-            log.error("%s", exc)
-            report.errors[path.name] = exc.reason
-            continue
-        first = next((name for name, meta in built.files.items() if meta["doc_id"] == doc.id), None)
-        if first is not None:
-            # The same decoded text (another name, another encoding) would be a second document with the
-            # same id. Listed in the manifest's files all the same, so that it does not make the index stale.
-            report.errors[path.name] = f"same text as {first}"
-            log.warning("%s not indexed: same text as %s", path.name, first)
-            built.files[path.name] = {"sha256": state["files"][path.name], "doc_id": doc.id}
-            continue
-        chunks = chunk_document(doc, settings.chunk_max_chars, settings.chunk_min_chars)
-        built.add(doc, state["files"][path.name], chunks, curation, cache, settings.english_dense)
-    report.embedded_texts, report.embedded_chars = cache.embedded, cache.embedded_chars
-    report.embed_seconds = cache.seconds
-    report.seconds = time.perf_counter() - started
-    manifest = {
-        **state,
-        "files": built.files,
-        "errors": report.errors,
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "build_seconds": round(report.seconds, 2),
-        "embed_seconds": round(report.embed_seconds, 2),
-        "embedded_chars": report.embedded_chars,
-    }
-    write_index(settings.index_dir, built.built(manifest, embedder.dim))
+    files: dict[str, dict[str, str]] = {}
+    items = [(path, state["files"][path.name]) for path in corpus_files(settings.corpus_dir)]
+    prepared = prepared_documents(settings, items, embedder_factory, known, progress, ray_actors)
+    with BuildWriter(settings.index_dir) as writer, closing(prepared):
+        for result in tqdm(prepared, total=len(items), desc="documents", unit="doc", disable=not progress):
+            write_document(writer, result, files, report)
+        report.seconds = time.perf_counter() - started
+        manifest = {
+            **state,
+            "files": files,
+            "errors": report.errors,
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "build_seconds": round(report.seconds, 2),
+            "embed_seconds": round(report.embed_seconds, 2),
+            "embedded_chars": report.embedded_chars,
+        }
+        writer.commit(manifest, lambda: embedder_factory().dim)
     return report
 
 
-@dataclass
-class IndexParts:
-    """What a build accumulates, document by document."""
+def prepared_documents(
+    settings: Settings,
+    items: list[tuple[Path, str]],
+    embedder_factory: Callable[[], Embedder],
+    known: Mapping[str, np.ndarray],
+    progress: bool,
+    ray_actors: int,
+) -> Generator[Prepared, None, None]:
+    """Each corpus file loaded, chunked and embedded, in file order: here, or in a Ray Data job."""
+    if ray_actors:
+        from assistant.index.ray_embedding import prepared_with_ray
 
-    documents: list[StoredDocument] = field(default_factory=list)
-    passages: list[Passage] = field(default_factory=list)
-    vectors: list[np.ndarray] = field(default_factory=list)
-    sentences: list[StoredSentence] = field(default_factory=list)
-    sentence_vectors: list[np.ndarray] = field(default_factory=list)
-    files: dict[str, dict[str, str]] = field(default_factory=dict)
+        return prepared_with_ray(settings, items, known, ray_actors)
+    shared = SharedVectors(embedder_factory(), known, progress)
+    curation = Curation.load(settings.corpus_dir)
 
-    def add(
-        self,
-        doc: Document,
-        sha: str,
-        chunks: list[Chunk],
-        curation: Curation,
-        embedder: Embedder,
-        english: bool = False,
-    ) -> None:
-        headings = [heading_text(doc, c) for c in chunks]
-        body = [sentences(c.text) or [c.text] for c in chunks]
-        renderings = [english_sentences(texts, curation) if english else [] for texts in body]
-        # the whole document in one call: batching backends (sentence-transformers) run far faster on it
-        groups = [[h] for h in headings] + body + renderings
-        vectors = split_rows(embedder.embed_passages([t for group in groups for t in group]), groups)
-        n = len(chunks)
-        for i, chunk in enumerate(chunks):
-            row = len(self.passages)
-            # the heading is kept with the sentences so that a rebuild can reuse its vector too
-            self.sentences.append(StoredSentence(row, headings[i], "heading"))
-            self.sentences.extend(StoredSentence(row, t, "body", curation.rendering(t) or "") for t in body[i])
-            self.sentences.extend(StoredSentence(row, t, "english") for t in renderings[i])
-            self.sentence_vectors.append(np.vstack([vectors[i], vectors[n + i], vectors[2 * n + i]]))
-            self.vectors.append(passage_vector(vectors[n + i], vectors[i][0]))
-            self.passages.append(stored_passage(row, doc, chunk, curation))
-        self.documents.append(stored_document(doc, sha, len(chunks)))
-        self.files[doc.source] = {"sha256": sha, "doc_id": doc.id}
+    def prepare(item: tuple[Path, str]) -> Prepared:
+        return prepare_document(item[0], item[1], shared.for_document(), curation, settings)
 
-    def built(self, manifest: dict[str, Any], dim: int) -> BuiltIndex:
-        def stack(blocks: list[np.ndarray]) -> np.ndarray:
-            return np.vstack(blocks) if blocks else np.zeros((0, dim), dtype=np.float32)
+    return in_order(items, prepare, PREPARE_WORKERS)
 
-        return BuiltIndex(
-            manifest, self.documents, self.passages, stack(self.vectors), self.sentences, stack(self.sentence_vectors)
-        )
+
+def write_document(
+    writer: BuildWriter, result: Prepared, files: dict[str, dict[str, str]], report: BuildReport
+) -> None:
+    """Append one prepared document to the build, or record why it is not in it."""
+    if isinstance(result, FailedDocument):
+        report.errors[result.source] = result.reason
+        return
+    doc = result.document
+    report.embedded_texts += result.stats.texts
+    report.embedded_chars += result.stats.chars
+    report.embed_seconds += result.stats.seconds
+    first = next((name for name, meta in files.items() if meta["doc_id"] == doc.id), None)
+    if first is not None:
+        # The same decoded text (another name, another encoding) would be a second document with the
+        # same id. Listed in the manifest's files all the same, so that it does not make the index stale.
+        report.errors[doc.source] = f"same text as {first}"
+        log.warning("%s not indexed: same text as %s", doc.source, first)
+    else:
+        writer.add(result)
+    files[doc.source] = {"sha256": doc.file_sha256, "doc_id": doc.id}
+
+
+def prepare_document(
+    path: Path, sha: str, embedder: DocumentEmbedder, curation: Curation, settings: Settings
+) -> Prepared:
+    """One corpus file loaded, chunked and embedded, ready to write; or why it could not be read."""
+    try:
+        doc = load_document(path, embedder, curation)
+    except LoadError as exc:
+        log.error("%s", exc)
+        return FailedDocument(path.name, exc.reason)
+    chunks = chunk_document(doc, settings.chunk_max_chars, settings.chunk_min_chars)
+    return document_rows(doc, sha, chunks, curation, embedder, settings.english_dense)
+
+
+def document_rows(
+    doc: Document, sha: str, chunks: list[Chunk], curation: Curation, embedder: DocumentEmbedder, english: bool
+) -> PreparedDocument:
+    """A document's passages and sentences (rows counted from its first passage) with their vectors."""
+    headings = [heading_text(doc, c) for c in chunks]
+    body = [sentences(c.text) or [c.text] for c in chunks]
+    renderings = [english_sentences(texts, curation) if english else [] for texts in body]
+    # the whole document in one call: batching backends (sentence-transformers) run far faster on it
+    groups = [[h] for h in headings] + body + renderings
+    vectors = split_rows(embedder.embed_passages([t for group in groups for t in group]), groups)
+    n = len(chunks)
+    rows: list[StoredSentence] = []
+    blocks: list[np.ndarray] = []
+    for i in range(n):
+        # the heading is kept with the sentences so that a rebuild can reuse its vector too
+        rows.append(StoredSentence(i, headings[i], "heading"))
+        rows.extend(StoredSentence(i, t, "body", curation.rendering(t) or "") for t in body[i])
+        rows.extend(StoredSentence(i, t, "english") for t in renderings[i])
+        blocks.append(np.vstack([vectors[i], vectors[n + i], vectors[2 * n + i]]))
+    passage_vectors = [passage_vector(vectors[n + i], vectors[i][0]) for i in range(n)]
+    return PreparedDocument(
+        stored_document(doc, sha, n),
+        [stored_passage(i, doc, chunk, curation) for i, chunk in enumerate(chunks)],
+        rows,
+        stack(passage_vectors, embedder.dim),
+        stack(blocks, embedder.dim),
+        embedder.stats,
+    )
+
+
+def stack(blocks: list[np.ndarray], dim: int) -> np.ndarray:
+    return np.vstack(blocks).astype(np.float32, copy=False) if blocks else np.zeros((0, dim), dtype=np.float32)
 
 
 def split_rows(matrix: np.ndarray, groups: list[list[str]]) -> list[np.ndarray]:

@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("index", cmd_index, "build or refresh the index")
     p.add_argument("--rebuild", action="store_true", help="rebuild from scratch")
+    p.add_argument("--ray", action="store_true", help="embed in a Ray Data job (pip install -e '.[ray]')")
+    p.add_argument("--ray-actors", type=int, help="embedder actors of the --ray job (default 2)")
     p = command("docs", cmd_docs, "list the indexed documents")
     p.add_argument("--json", action="store_true")
     p = command("outline", cmd_outline, "print a document's recovered outline")
@@ -117,12 +119,12 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     )
 
 
-def open_index(settings: Settings, rebuild: bool = False):
+def open_index(settings: Settings, rebuild: bool = False, ray_actors: int = 0):
     from assistant.embed.base import make_embedder
     from assistant.index.build import ensure_index
 
     index, report = ensure_index(
-        settings, lambda: make_embedder(settings), rebuild=rebuild, progress=sys.stderr.isatty()
+        settings, lambda: make_embedder(settings), rebuild=rebuild, progress=sys.stderr.isatty(), ray_actors=ray_actors
     )
     for name, reason in report.errors.items():
         print(f"planqa: warning: {name} was not indexed: {reason}", file=sys.stderr)
@@ -130,7 +132,14 @@ def open_index(settings: Settings, rebuild: bool = False):
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    index, report = open_index(settings, rebuild=args.rebuild)
+    from assistant.index.ray_embedding import RAY_ACTORS, require_ray
+
+    actors = RAY_ACTORS if args.ray_actors is None else args.ray_actors
+    if actors < 1:
+        raise PlanqaError(f"--ray-actors must be at least 1, not {actors}")
+    if args.ray:
+        require_ray()
+    index, report = open_index(settings, rebuild=args.rebuild, ray_actors=actors if args.ray else 0)
     if report.rebuilt:
         print(
             f"index built in {report.seconds:.1f} s: {len(index.documents)} documents, {len(index.chunks)} passages "
