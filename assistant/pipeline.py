@@ -26,8 +26,15 @@ from assistant.retrieve.query import Query
 from assistant.retrieve.searchers import make_searcher
 from assistant.settings import Settings
 from assistant.text import sentences
+from assistant.translate.answer_english import AnswerEnglish, missing_english, title_renderings
+from assistant.translate.question import QuestionTranslations
+from assistant.translate.translators import TranslatorHolder
 
 log = logging.getLogger(__name__)
+
+# Rounds of rendering for one English answer: the second renders sentences that the first round's
+# renderings brought to the top. Bounded, as each round is a translator call of a second or more.
+ENGLISH_ROUNDS = 2
 
 
 @dataclass
@@ -56,13 +63,35 @@ class Assistant:
             return holder["e"]
 
         view, report = ensure_index(settings, get_embedder, rebuild=rebuild, progress=progress)
-        glossary = Curation.load(settings.corpus_dir).glossary
-        return cls(settings, view, get_embedder(), glossary, report)
+        curation = Curation.load(settings.corpus_dir)
+        view.learn_renderings(title_renderings(view, curation))
+        return cls(settings, view, get_embedder(), curation.glossary, report)
 
     @cached_property
     def retriever(self) -> HybridRetriever:
         searcher = make_searcher(self.view, self.settings)
         return HybridRetriever(self.view, searcher, self.embedder, self.settings, self.glossary)
+
+    @cached_property
+    def translator(self) -> TranslatorHolder:
+        return TranslatorHolder(self.settings)
+
+    @cached_property
+    def question_translations(self) -> QuestionTranslations:
+        return QuestionTranslations(self.translator, self.settings.prompts_dir, self.settings.index_dir)
+
+    @cached_property
+    def answer_english(self) -> AnswerEnglish:
+        return AnswerEnglish(self.translator, self.view, self.settings, self.glossary)
+
+    def prepare(self, text: str) -> Query:
+        """The question made ready for search; an English one with its Chinese translation, when a
+        translator is configured (searched alongside the English, it finds what the Chinese finds)."""
+        query = self.retriever.prepare(text)
+        if query.lang != "en" or not self.translator.configured:
+            return query
+        terms = [e for e in self.glossary if e.zh in query.zh_terms]
+        return dataclasses.replace(query, translation=self.question_translations.to_chinese(query.search_text, terms))
 
     @cached_property
     def answer_context(self) -> AnswerContext:
@@ -93,7 +122,7 @@ class Assistant:
         section: int | None = None,
     ) -> list[Hit]:
         text, _ = self.clean_question(question)
-        return self.retriever.search(text, top_k, Filters(self.resolve_doc(doc), chapter, section))
+        return self.retriever.search(self.prepare(text), top_k, Filters(self.resolve_doc(doc), chapter, section))
 
     def resolve_doc(self, key: str | None) -> str | None:
         return None if key is None else self.view.find_document(key).id
@@ -120,7 +149,7 @@ class Assistant:
         the check rejects it)."""
         started = time.perf_counter()
         text, notes = self.clean_question(question)
-        query = self.retriever.prepare(text)
+        query = self.prepare(text)
         depth = max(top_k or self.settings.top_k, self.settings.min_answer_passages)
         hits = self.retriever.search(query, depth, Filters(self.resolve_doc(doc)))
         retrieved = time.perf_counter()
@@ -130,6 +159,8 @@ class Assistant:
         if refusal is not None:  # decided before any generator (an LLM) is asked
             answer = self.abstention(query, hits, refusal, None, "extractive", notes)
         else:
+            if query.lang == "en":
+                extractive = self.with_english(query, hits, extractive, notes)
             draft, used_mode = self.checked_draft(query, hits, mode, notes, on_token, extractive)
             answer = self.finish(query, hits, draft, used_mode, notes)
         done = time.perf_counter()
@@ -168,13 +199,44 @@ class Assistant:
                 return draft, mode
             notes.append(wording.note_generator_found_nothing(mode))
             return extractive, "extractive"
-        renderings = [self.view.passage(h.chunk.id).text_en for h in draft.cited]
+        renderings = [self.view.english_text(h.chunk.id) for h in draft.cited]
         problems = check_answer(draft.text, list(draft.cited), renderings)
         if problems or not draft.cited:
             reason = problems[0].reason if problems else "the answer cites no passage"
             notes.append(wording.note_check_failed(mode, reason))
             return extractive, "extractive"
         return draft, mode
+
+    def with_english(self, query: Query, hits: list[Hit], draft: Draft, notes: list[str]) -> Draft:
+        """The extractive draft again once the English it lacks has been rendered (with a translator). The
+        new renderings can change which sentences score best, so a second round renders those."""
+        if not self.settings.translate_on_ask or not self.translator.configured:
+            return draft
+        for _ in range(ENGLISH_ROUNDS):
+            rendered = self.answer_english.render(draft)
+            if not rendered.drafted:
+                break
+            note = wording.NOTE_MACHINE_DRAFTS.format(model=rendered.model)
+            if note not in notes:
+                notes.append(note)
+            draft = self.generator("extractive").draft(query, hits)
+        return draft
+
+    def note_missing_english(self, query: Query, draft: Draft, notes: list[str]) -> None:
+        """An English answer quoting a plan that has no English says so, and how to get it."""
+        if query.lang != "en":
+            return
+        missing = missing_english(draft, self.view)
+        if not missing:
+            return
+        titles = [self.view.english_title(d) or f"《{self.view.document(d).title}》" for d in missing]
+        if not self.translator.configured:
+            why = wording.NO_TRANSLATOR_HELP
+        elif self.translator.failure:
+            why = wording.translator_failed(self.translator.failure)
+        else:
+            why = wording.DRAFTS_REJECTED
+        notes.append(wording.note_no_rendering(titles, why))
 
     @cached_property
     def support_meter(self) -> SupportMeter:
@@ -184,19 +246,29 @@ class Assistant:
     def refusal_models(self) -> dict[str, RefusalModel]:
         return load_models(self.embedder.name)
 
-    def support(self, query: Query, hits: list[Hit], draft: Draft) -> Support:
-        vector = self.retriever.query_vector(query.dense_text)
+    def support(self, query: Query, hits: list[Hit], draft: Draft, lang: str | None = None) -> Support:
+        """How well the top passages support the question; with `lang="zh"` for an English question, its
+        Chinese translation (words and vector)."""
+        translated = lang == "zh" and query.lang == "en"
+        words, vector_text = (query.translation,) * 2 if translated else (query.search_text, query.dense_text)
+        vector = self.retriever.query_vector(vector_text)
         rows = [self.view.row_of(h.chunk.id) for h in hits[: self.settings.picker_passages]]
         best = max((float(v @ vector) for row in rows for _, v in self.view.sentences_of(row)), default=0.0)
-        return self.support_meter.measure(query.search_text, query.lang, list(draft.quotes), best)
+        return self.support_meter.measure(words, lang or query.lang, list(draft.quotes), best)
 
     def refusal(self, query: Query, hits: list[Hit], draft: Draft) -> Verdict | None:
-        """A refusal when the question is not about what the plans cover. English needs the plans' English
-        (every passage rendered) to tell, as the model reads English words against it."""
-        model = self.refusal_models.get(query.lang)
-        if model is None or (query.lang == "en" and not self.english_corpus):
+        """A refusal when the question is not about what the plans cover. The model reads an English
+        question's words against the plans' English, when every passage has it; otherwise it reads the
+        question's Chinese translation against the Chinese, when there is one; else it cannot tell."""
+        lang = query.lang
+        if lang == "en" and not self.english_corpus:
+            if not query.translation:
+                return None
+            lang = "zh"
+        model = self.refusal_models.get(lang)
+        if model is None:
             return None
-        p = model.probability(self.support(query, hits, draft))
+        p = model.probability(self.support(query, hits, draft, lang))
         if p >= model.threshold:
             return None
         return Verdict(
@@ -212,7 +284,8 @@ class Assistant:
         if draft.abstained or verdict.abstain or not draft.cited:
             return self.abstention(query, hits, verdict, draft, mode, notes)
         citations = make_citations(list(draft.cited), list(draft.quotes), self.view)
-        rendered = any(self.view.passage(c.chunk.id).text_en for c in citations)
+        self.note_missing_english(query, draft, notes)
+        rendered = any(self.view.english_text(c.chunk.id) for c in citations)
         if query.lang == "en" and self.settings.use_renderings and rendered:
             notes.append(wording.NOTE_UNOFFICIAL)
         return Answer(
@@ -238,6 +311,7 @@ class Assistant:
         lang = query.lang
         if verdict.kind == "no_figure" and draft is not None and draft.cited and not draft.abstained:
             citations = make_citations(list(draft.cited), list(draft.quotes), self.view)
+            self.note_missing_english(query, draft, notes)
             text = wording.NO_FIGURE[lang] + draft.text
             answer = Answer(query.original, lang, text, True, mode, tuple(citations), tuple(hits), {}, tuple(notes))
             return dataclasses.replace(answer, kind="abstained")

@@ -151,6 +151,18 @@ class Settings:
         default=220, metadata={"doc": "llamacpp prompt: best sentences of each passage up to this; 0: whole"}
     )
     gguf_path: str = field(default="", metadata={"doc": "GGUF file for llamacpp (default: fetched model)"})
+    # Translation (English for plans without curated renderings; English questions searched in Chinese too)
+    translator: str = field(
+        default="auto",
+        metadata={"doc": "auto | none | llamacpp | openai (auto: llamacpp if fetched, else openai if set, else none)"},
+    )
+    translate_batch_size: int = field(default=8, metadata={"doc": "sentences per translation request"})
+    translate_on_ask: bool = field(
+        default=True, metadata={"doc": "render quoted sentences and headings that have no English when asked"}
+    )
+    translate_in_background: bool = field(
+        default=True, metadata={"doc": "the app drafts the renderings plans lack in the background"}
+    )
     # App
     app_title: str = field(default="", metadata={"doc": "the page's title (default: a generic one)"})
     app_examples: str = field(

@@ -50,6 +50,27 @@ def note_truncated(length: int, kept: int) -> str:
 
 
 NOTE_UNOFFICIAL = "English renderings of the Chinese plans are unofficial"
+NOTE_MACHINE_DRAFTS = "some English here was machine-translated just now ({model}) and has not been reviewed"
+
+# How to get English for a plan that has none: said by `planqa translate` without a translator, and with
+# every English answer that quotes such a plan in Chinese.
+NO_TRANSLATOR_HELP = (
+    "no translator is configured: run `planqa model fetch` (a local model; needs pip install -e '.[local]'), "
+    "or set PLANQA_TRANSLATOR=openai with PLANQA_OPENAI_BASE_URL and PLANQA_OPENAI_MODEL"
+)
+DRAFTS_REJECTED = (
+    "its machine translation did not pass the checks (every figure kept, no Chinese left); "
+    "`planqa translate <plan>` tries again"
+)
+
+
+def note_no_rendering(titles: list[str], why: str) -> str:
+    """For an English answer quoting plans in Chinese: which plans lack English there, and why."""
+    return f"no English rendering exists yet for part of {'; '.join(titles)}, so it is quoted in Chinese: {why}"
+
+
+def translator_failed(reason: str) -> str:
+    return f"the translator failed ({reason})"
 
 
 def note_generator_unavailable(mode: str, reason: object) -> str:

@@ -14,6 +14,19 @@ CORPUS = PROJECT_ROOT / "corpus"
 SHUFFLED = CORPUS / "000_3fcb09e08d7a1545.txt"
 CLEAN = CORPUS / "001_1c30f51bc815055d.txt"
 
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_fetched_model(tmp_path_factory):
+    """Tests never see the model `planqa model fetch` put in the user's cache: with `translator = auto`,
+    that would make every English answer depend on what this machine happens to have. A test that wants
+    a local model passes its file (gemma) explicitly."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("PLANQA_CACHE", str(tmp_path_factory.mktemp("planqa-cache")))
+    yield
+    patch.undo()
+
+
 SMALL_PLAN = """各市、自治州人民政府，省政府各委、办、厅、局:
 《示范省水资源保护规划》已经省政府常务会议审议通过，现印发给你们，请认真抓好贯彻落实。
 示范省人民政府办公厅

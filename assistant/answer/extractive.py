@@ -68,7 +68,7 @@ class SentencePicker:
         if EXCLUSION_RE.search(query.search_text):
             query = dataclasses.replace(query, topic=EXCLUSION_RE.sub("", query.search_text), embed_topic=True)
         query_vector = self.context.query_vector(query.dense_text)
-        wanted = set(zh_tokens(query.search_text)) | set(query.zh_terms)
+        wanted = set(zh_tokens(query.search_text)) | set(query.zh_terms) | set(zh_tokens(query.translation))
         wanted_en = set(en_tokens(query.search_text)) if query.lang == "en" else set()
         asks_number = bool(NUMBER_QUESTION_RE.search(query.text))
         asks_definition = bool(DEFINITION_QUESTION_RE.search(query.text))
@@ -215,7 +215,7 @@ class ExtractiveGenerator:
         view = self.context.view
         first = cited[0]
         doc = view.document(first.chunk.doc_id)
-        title = doc.title_en or doc.title
-        place = view.passage(first.chunk.id).heading_en
+        title = view.english_title(doc.id) or doc.title
+        place = view.english_heading(first.chunk.id)
         where = f"{title}, {place}" if place else title
         return wording.ACCORDING_TO.format(where=where) + " ".join(parts)

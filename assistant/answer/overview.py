@@ -42,12 +42,13 @@ class PlaceEvidence:
 
 def addresses(evidence, query: Query, view: IndexView) -> bool:
     """Does a sentence speak of the question's subject: one of its content words (Chinese, or in English the
-    rendering's words and the glossary's Chinese terms)?"""
+    rendering's words, the glossary's Chinese terms and the Chinese words of the question's translation)?"""
     words = content_words(query.search_text, query.lang)
     if query.lang == "zh":
         return any(w in evidence.sentence for w in words)
     rendering = set(en_tokens(view.rendering_of_text(evidence.sentence) or ""))
-    return any(w in rendering for w in words) or any(t in evidence.sentence for t in query.zh_terms)
+    chinese = [*query.zh_terms, *(content_words(query.translation, "zh") if query.translation else [])]
+    return any(w in rendering for w in words) or any(t in evidence.sentence for t in chinese)
 
 
 def group_places(first: list, ranked: list, query: Query, view: IndexView, settings: Settings) -> list[PlaceEvidence]:
@@ -119,6 +120,6 @@ def place_heading(place: PlaceEvidence, lang: str, view: IndexView) -> str:
     if lang == "zh":
         return f"《{doc.title}》{place.path.label()}"
     first = view.place_passages(place.doc_id, place.path)
-    heading = first[0].heading_en if first else ""
-    title = doc.title_en or doc.title
+    heading = view.english_heading(first[0].id) if first else ""
+    title = view.english_title(doc.id) or doc.title
     return f"{title}, {heading}" if heading else title

@@ -156,13 +156,19 @@ def write_index(index_dir: Path, built: BuiltIndex) -> Path:
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     tmp.rename(folder)
+    switch_current(index_dir, folder)
+    return folder
+
+
+def switch_current(index_dir: Path, folder: Path) -> None:
+    """Point `current` at `folder` with one rename (a reader sees the old build or the new one, never a mix),
+    then remove the older builds."""
     link_tmp = index_dir / f".{CURRENT_LINK}.{os.getpid()}"
     if link_tmp.is_symlink() or link_tmp.exists():
         link_tmp.unlink()
     link_tmp.symlink_to(Path(BUILDS_DIR) / folder.name)
     os.replace(link_tmp, index_dir / CURRENT_LINK)
-    remove_old_builds(builds, keep=folder)
-    return folder
+    remove_old_builds(folder.parent, keep=folder)
 
 
 def write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import threading
 import time
 import uuid
@@ -24,12 +23,11 @@ from tqdm import tqdm
 from assistant.embed.base import Embedder
 from assistant.index.folder import (
     BUILDS_DIR,
-    CURRENT_LINK,
     FORMAT_VERSION,
     document_to_json,
     passage_to_json,
-    remove_old_builds,
     sentence_to_json,
+    switch_current,
 )
 from assistant.index.view import Passage, StoredDocument, StoredSentence
 
@@ -284,17 +282,6 @@ class BuildWriter:
             self._vectors.close()
         shutil.rmtree(self.partial, ignore_errors=True)
         log.warning("build abandoned; the previous index stays in place")
-
-
-def switch_current(index_dir: Path, folder: Path) -> None:
-    """Point `current` at `folder` with one rename (a reader sees the old build or the new one, never a mix),
-    then remove the older builds."""
-    link_tmp = index_dir / f".{CURRENT_LINK}.{os.getpid()}"
-    if link_tmp.is_symlink() or link_tmp.exists():
-        link_tmp.unlink()
-    link_tmp.symlink_to(Path(BUILDS_DIR) / folder.name)
-    os.replace(link_tmp, index_dir / CURRENT_LINK)
-    remove_old_builds(folder.parent, keep=folder)
 
 
 class VectorFile:

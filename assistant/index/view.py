@@ -12,6 +12,7 @@ import numpy as np
 
 from assistant.errors import PlanqaError
 from assistant.models import Chunk, Outline, SectionPath
+from assistant.text import PlaceTitles, place_label
 
 SentenceKind = Literal["heading", "body", "english"]
 
@@ -134,6 +135,37 @@ class IndexView:
     def rendering(self, sentence: str) -> str | None:
         """The English of one of the index's sentences, or None."""
         return self._renderings.get(sentence.strip())
+
+    def learn_renderings(self, renderings: dict[str, str]) -> None:
+        """Add English renderings made after the build (machine drafts of sentences and titles, made at
+        question time or in the background): seen at once by every lookup here; the next build stores
+        them with the passages. The only thing about a view that changes."""
+        self._renderings.update({zh.strip(): en for zh, en in renderings.items() if zh.strip() and en})
+
+    def english_title(self, doc_id: str) -> str:
+        """A plan's English title: curated, else a rendering of its Chinese title; "" if neither."""
+        doc = self.document(doc_id)
+        return doc.title_en or self._renderings.get(doc.title.strip(), "")
+
+    def english_heading(self, passage_id: str) -> str:
+        """A passage's place in English: curated, else from renderings of every title on its path."""
+        passage = self.passage(passage_id)
+        if passage.heading_en:
+            return passage.heading_en
+        path = passage.chunk.path
+        titles = (path.chapter_title, path.section_title, path.box_title, path.term_title)
+        english = [self._renderings.get(t.strip(), "").rstrip(".") if t else "" for t in titles]
+        if any(t and not e for t, e in zip(titles, english)):
+            return ""
+        return place_label(path, "en", PlaceTitles(*english))
+
+    def english_text(self, passage_id: str) -> str:
+        """A passage in English when every sentence of it has a rendering (curated or drafted); else ""."""
+        passage = self.passage(passage_id)
+        if passage.text_en:
+            return passage.text_en
+        parts = [self._renderings.get(text.strip()) for text, _ in self.sentences_of(passage.row)]
+        return " ".join(parts) if parts and all(parts) else ""  # type: ignore[arg-type]
 
     def rendering_of_text(self, text: str) -> str | None:
         """The English of a sentence, or of each sentence of a lead joined with its continuation."""

@@ -65,9 +65,10 @@ def section_text(assistant: Assistant, chunk) -> str:
 def citation_card(assistant: Assistant, citation: Citation, score: float, lang: str, ui: str) -> str:
     doc = assistant.view.document(citation.chunk.doc_id)
     english = lang == "en"
-    title = doc.title_en if english and doc.title_en else f"《{doc.title}》"
+    title_en = assistant.view.english_title(doc.id)
+    title = title_en if english and title_en else f"《{doc.title}》"
     place = citation.heading_en if english and citation.heading_en else citation.heading
-    rendering = assistant.view.passage(citation.chunk.id).text_en if english else ""
+    rendering = assistant.view.english_text(citation.chunk.id) if english else ""
     parts = [
         '<div class="planqa-card">',
         f'<div class="place">[{citation.n}] {esc(title)} › {esc(place)}</div>',
@@ -102,9 +103,9 @@ def quote_html(citation: Citation, rendering: str, ui: str) -> str:
 
 def hit_card(assistant: Assistant, hit: Hit, lang: str, ui: str) -> str:
     view = assistant.view
-    passage = view.passage(hit.chunk.id)
+    heading_en = view.english_heading(hit.chunk.id)
     citation = Citation(
-        hit.rank, hit.chunk, view.document(hit.chunk.doc_id).title, hit.chunk.path.label(), passage.heading_en, ""
+        hit.rank, hit.chunk, view.document(hit.chunk.doc_id).title, hit.chunk.path.label(), heading_en, ""
     )
     return citation_card(assistant, citation, hit.score, lang, ui)
 

@@ -29,7 +29,7 @@ def hit_json(view: IndexView, hit: Hit) -> dict[str, Any]:
         "section": path.section,
         "box": path.box,
         "heading": path.label(),
-        "heading_en": view.passage(hit.chunk.id).heading_en,
+        "heading_en": view.english_heading(hit.chunk.id),
         "text": hit.chunk.text,
         "sources": hit.sources,
     }
@@ -47,7 +47,7 @@ def highlight(text: str, terms: list[str], width: int = 160) -> str:
 
 def hit_lines(view: IndexView, hit: Hit, query: Query) -> list[str]:
     terms = zh_tokens(query.text) + list(query.zh_terms)
-    heading_en = view.passage(hit.chunk.id).heading_en if query.lang == "en" else ""
+    heading_en = view.english_heading(hit.chunk.id) if query.lang == "en" else ""
     lines = [f"{BOLD}[{hit.rank}]{RESET} {place_line(view, hit)}  {DIM}score {hit.score:.4f}{RESET}"]
     if heading_en:
         lines.append(f"    {DIM}{heading_en}{RESET}")
@@ -101,7 +101,8 @@ def answer_lines(view: IndexView, answer: Answer, color: bool = False) -> list[s
     lines = [f"{bold}{answer.text}{reset}", ""]
     for c in answer.citations:
         doc = view.document(c.chunk.doc_id)
-        title = doc.title_en if answer.lang == "en" and doc.title_en else f"《{doc.title}》"
+        title_en = view.english_title(doc.id)
+        title = title_en if answer.lang == "en" and title_en else f"《{doc.title}》"
         heading = c.heading_en if answer.lang == "en" and c.heading_en else c.heading
         lines.append(f"{bold}[{c.n}]{reset} {title} › {heading}")
         if answer.lang == "en" and c.heading_en:

@@ -107,7 +107,7 @@ class HybridRetriever:
             "dense": searcher.dense(vector, s.dense_depth, filters),
             "dense_sentence": searcher.best_sentence(vector, s.dense_depth, filters),
         }
-        zh_query = zh_tokens(query.search_text) if query.lang == "zh" else zh_tokens(" ".join(query.zh_terms))
+        zh_query = zh_tokens(query.search_text if query.lang == "zh" else query.chinese_words_text)
         rankings["bm25"] = searcher.lexical(zh_query, s.bm25_depth, filters, "zh")
         if query.lang == "en" and s.use_renderings:
             rankings["bm25_en"] = searcher.lexical(en_tokens(query.search_text), s.bm25_depth, filters, "en")
@@ -145,7 +145,7 @@ class HybridRetriever:
     def outline_ranking(self, query: Query, vector: np.ndarray, allowed: np.ndarray) -> list[int]:
         """Passages of the places whose titles the question names, best places first."""
         text = query.search_text
-        tokens = zh_tokens(text) + en_tokens(text) + zh_tokens(" ".join(query.zh_terms))
+        tokens = zh_tokens(text) + en_tokens(text) + zh_tokens(query.chinese_words_text)
         best = self.places.best_matching(tokens, self.settings.outline_places)
         return [row for rows in self.within_places(best, vector, allowed) for row in rows]
 

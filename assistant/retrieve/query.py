@@ -26,16 +26,24 @@ class Query:
     # embedding; an informal "生态经济规划" still says what the question is about (measured on the dev
     # set), so only the former is left out of the dense query.
     embed_topic: bool = False
+    translation: str = ""  # an English question in Chinese, from the translator ("" without one)
 
     @property
     def search_text(self) -> str:
         return self.topic or self.text
 
     @property
+    def chinese_words_text(self) -> str:
+        """The Chinese an English question brings to word matching: its glossary terms and translation."""
+        return " ".join([*self.zh_terms, self.translation]).strip()
+
+    @property
     def dense_text(self) -> str:
-        """What is embedded for the vector search: with an English question's Chinese glossary terms."""
+        """What is embedded for the vector search: an English question with its Chinese glossary terms
+        and its translation, which the plans' Chinese sentences match better than English."""
         text = self.search_text if self.embed_topic else self.text
-        return text if not self.zh_terms else f"{text} ({' '.join(self.zh_terms)})"
+        chinese = self.chinese_words_text
+        return f"{text} ({chinese})" if chinese else text
 
 
 class QueryPreparer:

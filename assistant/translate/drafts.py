@@ -13,22 +13,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import GeneratorUnavailableError, PlanqaError, SettingsError
+from assistant.errors import PlanqaError, SettingsError
 from assistant.index.view import IndexView, StoredDocument
 from assistant.ingest.curation import TRANSLATIONS_DIR, Curation, GlossaryEntry, load_rendering_file
 from assistant.models import content_hash
-from assistant.settings import Settings
-from assistant.text import has_han, sentences
+from assistant.text import HAN, has_han, sentences
+from assistant.translate.translators import Messages, Translator
 
 log = logging.getLogger(__name__)
 
 PROMPT_FILE = "translate.txt"
-Messages = list[tuple[str, str]]
-Chat = Callable[[Messages], str]  # messages in, the model's reply text out
 
 ZH_FIGURE_RE = re.compile(r"(\d+(?:,\d{3})*(?:\.\d+)?)\s*(%|％|万亿|万|亿|月)?")
 EN_FIGURE_RE = re.compile(r"(\d+(?:,\d{3})*(?:\.\d+)?)\s*(%|thousand|million|billion|trillion)?", re.I)
 SCALE = {"万": 1e4, "亿": 1e8, "万亿": 1e12, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+CHINESE_LEFT = "the rendering contains Chinese"
+HAN_RUN_RE = re.compile(f"[{HAN}]+")
+SPACE_BEFORE_PUNCTUATION_RE = re.compile(r"\s+([,.;:!?)])")
 MONTHS = ("January February March April May June July August September October November December").split()
 
 
@@ -94,7 +95,7 @@ def rendering_problem(zh: str, en: Any) -> str:
     if not isinstance(en, str) or not en.strip():
         return "empty rendering"
     if has_han(en):
-        return "the rendering contains Chinese"
+        return CHINESE_LEFT
     missing = missing_figures(zh, en)
     return f"figures missing from the rendering: {', '.join(missing)}" if missing else ""
 
@@ -140,37 +141,17 @@ def plan_translation(
     return TranslationJob(doc.source, out, pending, len(texts) - len(pending))
 
 
-def openai_chat(settings: Settings) -> Chat:
-    """The configured OpenAI-compatible endpoint as a `Chat`; a clear error when none is configured."""
-    from assistant.answer.llm import openai_chat_model
-
-    if not settings.openai_configured or not settings.openai_model:
-        raise SettingsError(
-            "planqa translate needs an OpenAI-compatible LLM: set PLANQA_OPENAI_BASE_URL (e.g. "
-            "http://host:8000/v1), PLANQA_OPENAI_MODEL and, if the endpoint wants one, OPENAI_API_KEY"
-        )
-    model = openai_chat_model(settings)
-
-    def chat(messages: Messages) -> str:
-        try:
-            return str(model.invoke(messages).content)
-        except Exception as exc:  # openai/httpx raise many kinds; all mean "the endpoint failed"
-            raise GeneratorUnavailableError(
-                f"the LLM endpoint {settings.openai_base_url} (model {settings.openai_model}) failed: {exc}; "
-                "check PLANQA_OPENAI_BASE_URL, PLANQA_OPENAI_MODEL and OPENAI_API_KEY"
-            ) from exc
-
-    return chat
-
-
 def batch_messages(batch: Sequence[str], glossary: Sequence[GlossaryEntry], prompts_dir: Path) -> Messages:
-    """The instructions (with the glossary terms the batch uses) and the batch as a JSON array."""
+    """The instructions, then the glossary terms the batch uses and the batch as a JSON array. The
+    instructions never change, so a local model reuses its evaluation of them from one request to the next."""
     from assistant.answer.llm import fill
 
     terms = [e for e in glossary if e.zh and any(e.zh in s for s in batch)]
     lines = "\n".join(f"- {e.zh} = {e.en}" for e in terms) or "- (no glossary term occurs in these sentences)"
-    system = fill(prompts_dir / PROMPT_FILE, glossary=lines, count=str(len(batch)))
-    return [("system", system), ("human", json.dumps(list(batch), ensure_ascii=False, indent=0))]
+    system = fill(prompts_dir / PROMPT_FILE)
+    sentences_json = json.dumps(list(batch), ensure_ascii=False, indent=0)
+    user = f"Glossary:\n{lines}\n\nSentences ({len(batch)} in all):\n{sentences_json}"
+    return [("system", system), ("human", user)]
 
 
 def parse_reply(text: str, count: int) -> list[str]:
@@ -182,12 +163,24 @@ def parse_reply(text: str, count: int) -> list[str]:
     try:
         items = json.loads(text[start : end + 1])
     except json.JSONDecodeError as exc:
-        raise ValueError(f"the reply is not valid JSON ({exc.msg})") from exc
+        items = repaired_array(text[start : end + 1])
+        if items is None:
+            raise ValueError(f"the reply is not valid JSON ({exc.msg})") from exc
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
         raise ValueError("the reply is not an array of strings")
     if len(items) != count:
         raise ValueError(f"the reply has {len(items)} renderings for {count} sentences")
     return items
+
+
+def repaired_array(text: str) -> list | None:
+    """A small model's JSON mended (a trailing comma, an ASCII quote inside a string, as in “三场一通道”
+    rendered "three fields and one channel"), or None when json-repair cannot make an array of it. The
+    count and every rendering are still checked, so a mended reply that splits a string is rejected."""
+    import json_repair
+
+    items = json_repair.loads(text)
+    return items if isinstance(items, list) and items else None
 
 
 def check_batch(batch: Sequence[str], reply: str) -> BatchResult:
@@ -229,12 +222,59 @@ def batched(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield items[start : start + size]
 
 
+# Tokens a rendering may take: Qwen's tokenizer spends about one token per Chinese character on the English
+# (measured: 47 completion tokens for three sentences of 47 characters), doubled for room, plus the JSON.
+TOKENS_PER_CHAR = 2
+TOKENS_PER_SENTENCE = 16
+
+
+def reply_tokens(batch: Sequence[str]) -> int:
+    return TOKENS_PER_CHAR * sum(map(len, batch)) + TOKENS_PER_SENTENCE * len(batch)
+
+
+def draft_batch(
+    translator: Translator, batch: Sequence[str], glossary: Sequence[GlossaryEntry], prompts_dir: Path
+) -> BatchResult:
+    """One request for a batch, checked. Raises GeneratorUnavailableError when the backend fails."""
+    reply = translator.complete(batch_messages(batch, glossary, prompts_dir), reply_tokens(batch))
+    return check_batch(batch, reply)
+
+
+def draft_with_repairs(
+    translator: Translator, batch: Sequence[str], glossary: Sequence[GlossaryEntry], prompts_dir: Path
+) -> BatchResult:
+    """A batch; then the drafts rejected only for Chinese left in them, repaired: the Chinese words
+    translated on their own, put in place and checked again. (Qwen2.5-Coder-1.5B leaves a term such as
+    低碳 untranslated inside a sentence, and renders it alone; asking again for the whole sentence at
+    temperature 0 gives the same draft.)"""
+    first = draft_batch(translator, batch, glossary, prompts_dir)
+    leftovers = [r for r in first.rejected if r.en and r.reason == CHINESE_LEFT]
+    if not leftovers:
+        return first
+    words = list(dict.fromkeys(w for r in leftovers for w in HAN_RUN_RE.findall(r.en)))
+    english = dict(draft_batch(translator, words, glossary, prompts_dir).accepted)
+    accepted, rejected = list(first.accepted), [r for r in first.rejected if r not in leftovers]
+    for r in leftovers:
+        repaired = HAN_RUN_RE.sub(lambda m: f" {english.get(m.group(0), m.group(0))} ", r.en)
+        repaired = SPACE_BEFORE_PUNCTUATION_RE.sub(r"\1", " ".join(repaired.split()))
+        problem = rendering_problem(r.zh, repaired)
+        if problem:
+            rejected.append(Rejection(r.zh, problem, repaired))
+        else:
+            accepted.append((r.zh, repaired))
+    return BatchResult(tuple(accepted), tuple(rejected))
+
+
+def draft_records(result: BatchResult, model: str) -> list[dict[str, Any]]:
+    """Accepted drafts as the lines of a renderings file: flagged as machine drafts, with the model's name."""
+    return [{"zh": zh, "en": en, "draft": True, "model": model} for zh, en in result.accepted]
+
+
 def translate(
     job: TranslationJob,
-    chat: Chat,
+    translator: Translator,
     glossary: Sequence[GlossaryEntry],
     prompts_dir: Path,
-    model: str,
     batch_size: int = 15,
     progress: Callable[[int], object] | None = None,
 ) -> TranslationReport:
@@ -246,12 +286,16 @@ def translate(
     drafted = 0
     rejected: list[Rejection] = []
     for batch in batched(job.pending, batch_size):
-        result = check_batch(batch, chat(batch_messages(batch, glossary, prompts_dir)))
-        append_records(job.out, [{"zh": zh, "en": en, "draft": True, "model": model} for zh, en in result.accepted])
-        for r in result.rejected:
-            log.warning("rejected the draft of %r: %s%s", r.zh[:40], r.reason, f" ({r.en[:80]!r})" if r.en else "")
+        result = draft_batch(translator, batch, glossary, prompts_dir)
+        append_records(job.out, draft_records(result, translator.model))
+        log_rejections(result)
         drafted += len(result.accepted)
         rejected.extend(result.rejected)
         if progress:
             progress(len(batch))
     return TranslationReport(job.out, drafted, job.skipped, tuple(rejected))
+
+
+def log_rejections(result: BatchResult) -> None:
+    for r in result.rejected:
+        log.warning("rejected the draft of %r: %s%s", r.zh[:40], r.reason, f" ({r.en[:80]!r})" if r.en else "")

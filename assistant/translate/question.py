@@ -1,0 +1,106 @@
+"""English questions in Chinese: the configured translator's rendering of a question, checked (Chinese,
+every figure kept, no longer than a question) and cached by question text, in memory and in a JSON-lines
+file beside the index, so the same question asked again costs nothing."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from assistant.answer.llm import fill
+from assistant.errors import GeneratorUnavailableError
+from assistant.ingest.curation import GlossaryEntry
+from assistant.text import has_han
+from assistant.translate.drafts import append_records
+from assistant.translate.translators import Translator, TranslatorHolder
+
+log = logging.getLogger(__name__)
+
+PROMPT_FILE = "translate_question.txt"
+CACHE_FILE = "question_translations.jsonl"
+NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
+# A Chinese question is shorter than its English: a reply longer than the question (in characters) plus
+# this much has added something (seen: a small model answering the question instead of translating it).
+MAX_EXTRA_CHARS = 20
+# Tokens a one-line Chinese question needs: ~1 token a character for Qwen's tokenizer, with room.
+REPLY_TOKENS = 120
+
+
+def translation_problem(question: str, reply: str) -> str:
+    """Why a reply cannot stand for the question in Chinese; empty when it can."""
+    if not reply or not has_han(reply):
+        return "the reply is not Chinese"
+    if len(reply) > len(question) + MAX_EXTRA_CHARS:
+        return "the reply is longer than a translation of the question"
+    missing = [n for n in NUMBER_RE.findall(question) if n not in reply]
+    return f"figures missing from the reply: {', '.join(missing)}" if missing else ""
+
+
+def clean_reply(text: str) -> str:
+    """The question out of a reply: its first non-empty line, without quotes or a label before it."""
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    line = re.sub(r"^(中文|翻译|译文|Chinese|Translation)\s*[:：]\s*", "", line, flags=re.I)
+    return line.strip(" \"'“”「」")
+
+
+class QuestionTranslations:
+    """Chinese renderings of English questions, made by the configured translator and cached."""
+
+    def __init__(self, holder: TranslatorHolder, prompts_dir: Path, cache_dir: Path) -> None:
+        self.holder = holder
+        self.prompts_dir = prompts_dir
+        self.cache_file = cache_dir / CACHE_FILE
+        self._lock = threading.Lock()
+        self._known: dict[tuple[str, str], str] = {}
+        self._loaded = False
+
+    def to_chinese(self, question: str, terms: Sequence[GlossaryEntry] = ()) -> str:
+        """The question in Chinese, or "" when there is no translator or its reply fails the check.
+        `terms`: the glossary entries the question names, which the translation must use."""
+        translator = self.holder.get()
+        if translator is None:
+            return ""
+        key = (translator.model, " ".join(question.lower().split()))
+        with self._lock:
+            self._load()
+            if key in self._known:
+                return self._known[key]
+        with self.holder.foreground():  # background drafting waits meanwhile
+            zh = self._translate(translator, question, terms)
+        with self._lock:
+            self._known[key] = zh
+        if zh:
+            append_records(self.cache_file, [{"en": question, "zh": zh, "model": translator.model}])
+        return zh
+
+    def _translate(self, translator: Translator, question: str, terms: Sequence[GlossaryEntry]) -> str:
+        lines = "\n".join(f"- {e.en} = {e.zh}" for e in terms) or "- (no glossary term occurs in this question)"
+        system = fill(self.prompts_dir / PROMPT_FILE, glossary=lines)
+        try:
+            reply = clean_reply(translator.complete([("system", system), ("human", question)], REPLY_TOKENS))
+        except GeneratorUnavailableError as exc:
+            log.warning("the question was not translated: %s", exc)
+            return ""
+        problem = translation_problem(question, reply)
+        if problem:
+            log.info("rejected the translation %r of %r: %s", reply[:60], question[:60], problem)
+            return ""
+        return reply
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        if not self.cache_file.is_file():
+            return
+        for line in self.cache_file.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+                question = " ".join(str(record["en"]).lower().split())
+                self._known[(str(record["model"]), question)] = str(record["zh"])
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue  # a line cut short by a crash
