@@ -234,8 +234,8 @@ def examples(assistant: Assistant) -> list[str]:
     out = []
     for doc in assistant.view.documents[:2]:
         out.append(EXAMPLE_TEMPLATES["zh"].format(title=doc.title))
-        if doc.title_en:
-            out.append(EXAMPLE_TEMPLATES["en"].format(title=doc.title_en))
+        if title_en := assistant.view.english_title(doc.id):
+            out.append(EXAMPLE_TEMPLATES["en"].format(title=title_en))
     return out
 
 
@@ -243,7 +243,8 @@ def build_app(assistant: Assistant):
     import gradio as gr
 
     docs = [(TEXT["zh"]["all_docs"] + " / " + TEXT["en"]["all_docs"], "*")] + [
-        (f"{d.title} / {d.title_en}" if d.title_en else d.title, d.id) for d in assistant.view.documents
+        (f"{d.title} / {en}" if (en := assistant.view.english_title(d.id)) else d.title, d.id)
+        for d in assistant.view.documents
     ]
     example_questions = examples(assistant)
 

@@ -18,7 +18,7 @@ def document_summaries(view: IndexView) -> list[dict[str, Any]]:
             {
                 "id": doc.id,
                 "title": doc.title,
-                "title_en": doc.title_en,
+                "title_en": view.english_title(doc.id),
                 "source": doc.source,
                 "chapters": len(chapters),
                 "sections": sum(len(c.sections) for c in chapters),
@@ -47,7 +47,10 @@ def outline_lines(view: IndexView, key: str) -> list[str]:
     """The recovered outline as indented lines with passage counts."""
     doc = view.find_document(key)
     counts = passage_counts(view, doc.id)
-    lines = [f"《{doc.title}》 {doc.title_en}".rstrip(), f"  id {doc.id} · {doc.source} · {doc.structure}"]
+    lines = [
+        f"《{doc.title}》 {view.english_title(doc.id)}".rstrip(),
+        f"  id {doc.id} · {doc.source} · {doc.structure}",
+    ]
     for part in ("notice", "preface"):
         if counts[(part, None, None, None, None)]:
             lines.append(f"  {wording.PART_NAMES[part]['zh']}  [{counts[(part, None, None, None, None)]}]")
