@@ -9,10 +9,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from assistant import wording
 from assistant.answer.generators import GENERATORS
 from assistant.embed.base import EMBEDDERS
-from assistant.errors import PlanqaError
+from assistant.errors import PlanqaError, SettingsError
 from assistant.settings import Settings
+from assistant.translate.translators import CHOICES as TRANSLATOR_CHOICES
 
 log = logging.getLogger("planqa")
 
@@ -43,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--index", type=Path, dest="index_dir", help="index folder (default: index/)")
     parser.add_argument("--embedder", help=" | ".join(EMBEDDERS))
     parser.add_argument("--embedder-model", help="model name or folder for sentence-transformers")
+    parser.add_argument(
+        "--translator", choices=TRANSLATOR_CHOICES, help="English for plans without renderings (default auto)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -55,12 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="rebuild from scratch")
     p.add_argument("--ray", action="store_true", help="embed in a Ray Data job (pip install -e '.[ray]')")
     p.add_argument("--ray-actors", type=int, help="embedder actors of the --ray job (default 2)")
+    p.add_argument(
+        "--no-translate", action="store_true", help="do not start drafting the English plans lack in the background"
+    )
     p = command("docs", cmd_docs, "list the indexed documents")
     p.add_argument("--json", action="store_true")
     p = command("outline", cmd_outline, "print a document's recovered outline")
     p.add_argument("doc", help="document id, id prefix, file name or title")
     p = command("translate", cmd_translate, "draft English renderings of a document's sentences with the LLM")
-    p.add_argument("doc", help="document id, id prefix, file name or title")
+    p.add_argument("doc", nargs="?", help="document id, id prefix, file name or title")
+    p.add_argument("--pending", action="store_true", help="draft what every plan lacks (resumable; Ctrl-C stops)")
+    p.add_argument("--status", action="store_true", help="progress of the last --pending (or background) job")
+    p.add_argument("--json", action="store_true", help="--status as JSON")
     p.add_argument("--out", type=Path, help="write the drafts here (default: corpus/translations/<file>.en.jsonl)")
     p.add_argument(
         "--all", action="store_true", dest="redo_all", help="draft every sentence, rendered or not (needs --out)"
@@ -116,6 +127,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         index_dir=args.index_dir,
         embedder=args.embedder,
         embedder_model=args.embedder_model,
+        translator=args.translator,
     )
 
 
@@ -148,7 +160,27 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         )
     else:
         print(f"index is up to date: {len(index.documents)} documents, {len(index.chunks)} passages")
+    if not args.no_translate:
+        start_background_translation(settings)
     return 0 if not report.errors else 1
+
+
+def start_background_translation(settings: Settings) -> None:
+    """With a translator configured, draft the English the plans lack in a detached process."""
+    from assistant.translate.background import LOG_FILE, job_running, read_status, spawn_drafting_process
+    from assistant.translate.translators import chosen_translator
+
+    if chosen_translator(settings) == "none":
+        return
+    if job_running(settings):
+        status = read_status(settings)
+        print(f"a translation job is already running (pid {status.pid if status else '?'}): planqa translate --status")
+        return
+    process = spawn_drafting_process(settings)
+    print(
+        f"drafting the English the plans lack in the background (pid {process.pid}, log "
+        f"{settings.index_dir / LOG_FILE}): follow it with `planqa translate --status`"
+    )
 
 
 def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
@@ -179,14 +211,87 @@ def cmd_outline(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_translate(args: argparse.Namespace, settings: Settings) -> int:
+    if sum([bool(args.doc), args.pending, args.status]) != 1:
+        raise PlanqaError("give exactly one of DOC, --pending or --status")
+    if args.status:
+        return translation_status(args, settings)
+    if args.pending:
+        return translate_pending(settings)
+    return translate_document(args, settings)
+
+
+def translation_status(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.translate.background import job_running, pid_alive, read_status, status_lines
+
+    status = read_status(settings)
+    if status is None:
+        print(
+            f"no translation job has run on {settings.index_dir}: start one with `planqa translate --pending` "
+            "(`planqa index` starts one when a translator is configured)"
+        )
+        return 0
+    running = job_running(settings)
+    if args.json:
+        record = {**status.as_json(), "running": running, "pid_alive": pid_alive(status.pid)}
+        print(json.dumps({**record, "per_minute": round(status.per_minute(), 1)}, ensure_ascii=False, indent=1))
+    else:
+        print("\n".join(status_lines(status, running)))
+    return 0
+
+
+def translate_pending(settings: Settings) -> int:
+    """Every plan's missing English, in the foreground; SIGTERM (as Ctrl-C) stops it after the batch in
+    flight, and the next run resumes."""
+    import signal
+    import threading
+
+    from tqdm import tqdm
+
+    from assistant.index.folder import read_index
+    from assistant.ingest.curation import Curation
+    from assistant.translate import background
+    from assistant.translate.translators import TranslatorHolder
+
+    holder = TranslatorHolder(settings)
+    if not holder.configured:
+        raise SettingsError(wording.NO_TRANSLATOR_HELP)
+    # The index as built, not rebuilt: drafts change the corpus's renderings, and a server may be using it.
+    target = background.Offline(read_index(settings.index_dir), holder, Curation.load(settings.corpus_dir).glossary)
+    if not sys.stderr.isatty():  # a log file (`planqa index`'s detached job): its per-batch lines, for a bar
+        logging.getLogger(background.__name__).setLevel(logging.INFO)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with tqdm(desc="translating", unit="sentence", file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
+
+        def show(status: background.JobStatus) -> None:
+            if not status.documents:  # the translator is still starting
+                return
+            if bar.total is None:
+                bar.total = status.pending
+            bar.n = bar.total - status.pending
+            bar.refresh()
+
+        status = background.DraftingJob(settings, lambda: target, stop, show).run()
+    print(f"{status.state}: {status.drafted} drafted, {status.rejected} rejected, {status.pending} pending")
+    if status.state == "failed":
+        raise PlanqaError(status.error)
+    if status.state == "stopped":
+        print("planqa: stopped; run `planqa translate --pending` again to go on", file=sys.stderr)
+    return 0 if status.state == "done" and not status.rejected else 1
+
+
+def translate_document(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
     from assistant.ingest.curation import Curation
-    from assistant.translate.drafts import openai_chat, plan_translation, translate
+    from assistant.translate.drafts import plan_translation, translate
+    from assistant.translate.translators import make_translator
 
     if args.batch_size < 1:
         raise PlanqaError(f"--batch-size must be at least 1, not {args.batch_size}")
-    chat = openai_chat(settings)  # no LLM configured: say so before building anything
+    translator = make_translator(settings)  # no translator: say so before building anything
+    if translator is None:
+        raise SettingsError(wording.NO_TRANSLATOR_HELP)
     index, _ = open_index(settings)
     doc = index.find_document(args.doc)
     curation = Curation.load(settings.corpus_dir)
@@ -194,9 +299,7 @@ def cmd_translate(args: argparse.Namespace, settings: Settings) -> int:
     with tqdm(
         total=len(job.pending), desc="translating", unit="sentence", file=sys.stderr, disable=not sys.stderr.isatty()
     ) as bar:
-        report = translate(
-            job, chat, curation.glossary, settings.prompts_dir, settings.openai_model, args.batch_size, bar.update
-        )
+        report = translate(job, translator, curation.glossary, settings.prompts_dir, args.batch_size, bar.update)
     print(
         f"{report.drafted} drafted, {report.skipped} skipped (already rendered), {len(report.rejected)} rejected"
         f" -> {report.out}"

@@ -1018,9 +1018,12 @@ def serve(assistant: Assistant, host: str, port: int) -> None:
     assistant in this process (workers would each hold an index of their own)."""
     import uvicorn
 
+    from assistant.translate.background import start_background_drafting
+
     settings = assistant.settings.with_(host=host, port=port)
     app = create_app(assistant, settings)
     warm(assistant)
+    drafting = start_background_drafting(assistant.settings, lambda: app.state.live.current)
     config = uvicorn.Config(
         app,
         host=host,
@@ -1031,7 +1034,11 @@ def serve(assistant: Assistant, host: str, port: int) -> None:
         timeout_graceful_shutdown=int(settings.llm_timeout),
     )
     log.info("serving on http://%s:%d (API docs at /docs)", host, port)
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        if drafting:
+            drafting.stop()
 
 
 if __name__ == "__main__":  # the PDF reader child of `pdf_text`
