@@ -273,7 +273,7 @@ def test_planqa_serve_starts_the_api_on_loopback(small_settings):
     port = free_port()
     command = [sys.executable, "-m", "assistant.interfaces.cli", "--corpus", str(small_settings.corpus_dir)]
     command += ["--index", str(small_settings.index_dir), "serve", "--port", str(port)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLANQA_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLANQA_") or k == "PLANQA_CACHE"}
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline, health = time.time() + WAIT_S, None
