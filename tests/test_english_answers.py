@@ -156,6 +156,7 @@ def test_question_translation_checks():
     assert translation_problem(QUESTION, "What share?") == "the reply is not Chinese"
     assert "figures missing" in translation_problem("What was planned for 2025?", "规划了什么？")
     assert "longer" in translation_problem("Why?", "为什么？" + "这个问题涉及很多方面，规划中有详细的说明和安排。" * 2)
+    assert translation_problem(QUESTION, "青海湖、塔尔寺湖") == "the reply is not a question"
     assert clean_reply('翻译："地表水优良比例达到多少？"\n(explanation)') == QUESTION_ZH
 
 

@@ -138,23 +138,25 @@ def test_a_draft_that_drops_a_figure_is_rejected(settings, stub):
     assert (again.drafted, again.skipped) == (1, SENTENCES - 1)
 
 
-def test_a_reply_of_the_wrong_length_or_garbage_writes_nothing_of_its_batch(settings, stub):
-    replies = iter(
-        [
-            lambda b: json.dumps([fake_english(zh) for zh in b]),  # batch 1: fine
-            lambda b: json.dumps([fake_english(zh) for zh in b][:-1]),  # batch 2: one rendering short
-            lambda b: "Sure! Here are the translations you asked for.",  # batch 3: no JSON at all
-        ]
-    )
-    stub.respond = lambda body: next(replies)(batch_of(body))
-    report = run(settings, stub.base_url)
-    batches = [batch_of(b) for b in stub.requests]
-    assert [r["zh"] for r in records(report.out)] == batches[0]
-    assert report.drafted == 5 and len(report.rejected) == 8
-    assert {r.reason for r in report.rejected} == {
-        "the reply has 4 renderings for 5 sentences",
-        "the reply holds no JSON array",
-    }
+def test_a_reply_that_does_not_line_up_is_asked_for_again_in_halves(settings, stub):
+    """A reply one rendering short, or with no JSON at all, writes nothing of its batch; the batch is asked
+    for again as two halves, down to single sentences, and what lines up then is kept."""
+    broken = "全省河湖水质持续改善，地表水优良比例达到95%。"  # every request holding it gets no JSON
+
+    def reply(body: dict) -> str:
+        batch = batch_of(body)
+        if broken in batch:
+            return "Sure! Here are the translations you asked for."
+        drafts = [fake_english(zh) for zh in batch]
+        return json.dumps(drafts[:-1] if len(batch) == 5 else drafts)  # five at once: one rendering short
+
+    stub.respond = reply
+    report = run(settings, stub.base_url)  # batches of 5
+    assert [(r.zh, r.reason) for r in report.rejected] == [(broken, "the reply holds no JSON array")]
+    written = [r["zh"] for r in records(report.out)]
+    assert report.drafted == len(written) == SENTENCES - 1 and broken not in written
+    sizes = [len(batch_of(b)) for b in stub.requests]
+    assert sizes[0] == 5 and 1 in sizes and max(sizes) == 5
 
 
 def test_parse_reply_and_check_batch():

@@ -26,6 +26,8 @@ NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
 # A Chinese question is shorter than its English: a reply longer than the question (in characters) plus
 # this much has added something (seen: a small model answering the question instead of translating it).
 MAX_EXTRA_CHARS = 20
+# What makes a Chinese sentence a question: a question mark, or a question word.
+CHINESE_QUESTION_RE = re.compile(r"[？?]|什么|哪|多少|几|如何|怎么|怎样|是否|吗|呢|为何|为什么|有无")
 # Tokens a one-line Chinese question needs: ~1 token a character for Qwen's tokenizer, with room.
 REPLY_TOKENS = 120
 
@@ -37,7 +39,11 @@ def translation_problem(question: str, reply: str) -> str:
     if len(reply) > len(question) + MAX_EXTRA_CHARS:
         return "the reply is longer than a translation of the question"
     missing = [n for n in NUMBER_RE.findall(question) if n not in reply]
-    return f"figures missing from the reply: {', '.join(missing)}" if missing else ""
+    if missing:
+        return f"figures missing from the reply: {', '.join(missing)}"
+    if question.rstrip().endswith("?") and not CHINESE_QUESTION_RE.search(reply):
+        return "the reply is not a question"  # seen: a list of names answering the question instead
+    return ""
 
 
 def clean_reply(text: str) -> str:
@@ -73,8 +79,8 @@ class QuestionTranslations:
             zh = self._translate(translator, question, terms)
         with self._lock:
             self._known[key] = zh
-        if zh:
-            append_records(self.cache_file, [{"en": question, "zh": zh, "model": translator.model}])
+        # a failed translation is kept too ("" ): at temperature 0 the model would fail the same way again
+        append_records(self.cache_file, [{"en": question, "zh": zh, "model": translator.model}])
         return zh
 
     def _translate(self, translator: Translator, question: str, terms: Sequence[GlossaryEntry]) -> str:
