@@ -16,6 +16,7 @@ from assistant.answer.citations import check_answer, make_citations
 from assistant.answer.generators import AnswerContext, Draft, Generator, TokenSink, make_generator
 from assistant.answer.refusal import RefusalModel, Support, SupportMeter, load_models
 from assistant.embed.base import Embedder, make_embedder
+from assistant.embed.query_batching import QueryBatchingEmbedder
 from assistant.errors import BadQuestionError, GeneratorUnavailableError
 from assistant.index.build import BuildReport, ensure_index
 from assistant.index.view import Filters, IndexView
@@ -65,7 +66,13 @@ class Assistant:
         view, report = ensure_index(settings, get_embedder, rebuild=rebuild, progress=progress)
         curation = Curation.load(settings.corpus_dir)
         view.learn_renderings(title_renderings(view, curation))
-        return cls(settings, view, get_embedder(), curation.glossary, report)
+        return cls(
+            settings,
+            view,
+            QueryBatchingEmbedder.wrap(get_embedder(), settings.query_batch_size),
+            curation.glossary,
+            report,
+        )
 
     @cached_property
     def retriever(self) -> HybridRetriever:

@@ -42,6 +42,10 @@ class Settings:
     embedder_timeout: float = field(default=30.0, metadata={"doc": "seconds before a request to that server fails"})
     embed_batch_size: int = field(default=32, metadata={"doc": "texts per embedding call"})
     threads: int = field(default=0, metadata={"doc": "embedder threads (0: library default)"})
+    query_batch_size: int = field(
+        default=1,  # off: with the server's 2 answer threads batches do not form (README, HTTP API)
+        metadata={"doc": "most questions embedded in one call when several wait at once (1: off; 32 when on)"},
+    )
     # Chunking
     chunk_max_chars: int = field(default=500, metadata={"doc": "longest passage, in characters"})
     chunk_min_chars: int = field(default=150, metadata={"doc": "shorter pieces merge with a neighbour"})
