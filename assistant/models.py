@@ -25,6 +25,11 @@ class SectionPath:
     term: int | None = None
     term_title: str = ""
 
+    @property
+    def titles(self) -> tuple[str, str, str, str]:
+        """The titles along the path: chapter, section, box, glossary term ("" where it has none)."""
+        return (self.chapter_title, self.section_title, self.box_title, self.term_title)
+
     def label(self, lang: str = "zh") -> str:
         """Human-readable place in Chinese, e.g. `第三章 生态安全 › 第二节 完善生态安全屏障体系`."""
         from assistant.text import place_label

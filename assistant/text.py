@@ -250,4 +250,4 @@ class PlaceTitles:
 
     @classmethod
     def of(cls, path: SectionPath) -> PlaceTitles:
-        return cls(path.chapter_title, path.section_title, path.box_title, path.term_title)
+        return cls(*path.titles)

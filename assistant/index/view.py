@@ -153,7 +153,7 @@ class IndexView:
         if passage.heading_en:
             return passage.heading_en
         path = passage.chunk.path
-        titles = (path.chapter_title, path.section_title, path.box_title, path.term_title)
+        titles = path.titles
         english = [self._renderings.get(t.strip(), "").rstrip(".") if t else "" for t in titles]
         if any(t and not e for t, e in zip(titles, english)):
             return ""

@@ -48,9 +48,7 @@ def missing_english(draft: Draft, view: IndexView) -> dict[str, list[str]]:
         if not view.english_title(doc_id):
             texts.append(view.document(doc_id).title)
         if not view.english_heading(hit.chunk.id):
-            path = hit.chunk.path
-            titles = (path.chapter_title, path.section_title, path.box_title, path.term_title)
-            texts.extend(t for t in titles if t and not view.rendering(t))
+            texts.extend(t for t in hit.chunk.path.titles if t and not view.rendering(t))
         out.setdefault(doc_id, []).extend(texts)
     return {doc: list(dict.fromkeys(t for t in texts if t)) for doc, texts in out.items() if texts}
 
@@ -60,8 +58,7 @@ def title_renderings(view: IndexView, curation: Curation) -> dict[str, str]:
     does not store (it keeps sentences' renderings): learnt by the view when it is loaded."""
     titles = {d.title for d in view.documents}
     for p in view.passages:
-        path = p.chunk.path
-        titles.update(t for t in (path.chapter_title, path.section_title, path.box_title, path.term_title) if t)
+        titles.update(t for t in p.chunk.path.titles if t)
     return {t: en for t in titles if (en := curation.rendering(t))}
 
 

@@ -205,8 +205,7 @@ def place_titles(view: IndexView, doc: StoredDocument) -> list[str]:
     titles = [] if doc.title_en else [doc.title]
     for passage in view.passages:
         if passage.chunk.doc_id == doc.id and not passage.heading_en:
-            path = passage.chunk.path
-            titles.extend(t for t in (path.chapter_title, path.section_title, path.box_title, path.term_title) if t)
+            titles.extend(t for t in passage.chunk.path.titles if t)
     return list(dict.fromkeys(t.strip() for t in titles if t.strip()))
 
 
