@@ -15,7 +15,6 @@ SHUFFLED = CORPUS / "000_3fcb09e08d7a1545.txt"
 CLEAN = CORPUS / "001_1c30f51bc815055d.txt"
 
 
-
 @pytest.fixture(autouse=True, scope="session")
 def no_fetched_model(tmp_path_factory):
     """Tests never see the model `planqa model fetch` put in the user's cache: with `translator = auto`,
