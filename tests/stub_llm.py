@@ -91,3 +91,29 @@ class StubLLM:
                 self.wfile.write(data)
 
         return Handler
+
+
+# --- translation requests and stand-in renderings ---------------------------------------------------------
+
+# English characters per Chinese character of a stand-in rendering: the reviewed renderings' median is 5.0,
+# and a draft outside 1.0-12 is rejected (`drafts.rendering_problem`).
+STAND_IN_CHARS_PER_CHINESE_CHAR = 3
+
+
+def batch_of(body: dict) -> list[str]:
+    """The sentences of a translation request: the JSON array that ends its user message (after the glossary)."""
+    content = body["messages"][-1]["content"]
+    return json.loads(content[content.index("\n[") :])
+
+
+def stand_in_rendering(zh: str, words: str = "") -> str:
+    """An 'English' draft that names its text (by hash), keeps its figures, holds `words`, and is as long as
+    a real rendering of it would be."""
+    import re
+
+    from assistant.models import content_hash
+
+    figures = " ".join(re.findall(r"\d+(?:\.\d+)?%?", zh))
+    text = " ".join(part for part in (f"Draft of {content_hash(zh.strip())[:8]}", words, figures) if part)
+    missing = STAND_IN_CHARS_PER_CHINESE_CHAR * len(zh.strip()) - len(text)
+    return text + " etc" * max(0, missing // 4)

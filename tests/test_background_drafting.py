@@ -18,7 +18,6 @@ from assistant.index.build import ensure_index
 from assistant.index.folder import read_index
 from assistant.ingest.curation import Curation
 from assistant.interfaces.cli import main
-from assistant.models import content_hash
 from assistant.settings import Settings
 from assistant.translate.background import (
     STATUS_FILE,
@@ -32,7 +31,8 @@ from assistant.translate.background import (
 from assistant.translate.drafts import document_sentences
 from assistant.translate.translators import TranslatorHolder
 from tests.conftest import SMALL_PLAN
-from tests.stub_llm import StubLLM
+from tests.stub_llm import StubLLM, batch_of
+from tests.stub_llm import stand_in_rendering as fake_english
 
 GLOSSARY = "zh\ten\taliases\tkind\n水源地\twater source area\t\tterm\n"
 BATCH = 4
@@ -52,17 +52,6 @@ def built(tmp_path_factory, embedder) -> Path:
         Settings.load(environ={}, corpus_dir=corpus, index_dir=root / "index"), lambda: embedder, progress=False
     )
     return root
-
-
-def fake_english(zh: str) -> str:
-    """An 'English' draft that names its text (by hash) and keeps its figures."""
-    figures = re.findall(r"\d+(?:\.\d+)?%?", zh)
-    return f"Draft of {content_hash(zh.strip())[:8]}" + (f" with {' '.join(figures)}" if figures else "")
-
-
-def batch_of(body: dict) -> list[str]:
-    content = body["messages"][-1]["content"]
-    return json.loads(content[content.index("\n[") :])
 
 
 def drafts(body: dict) -> str:

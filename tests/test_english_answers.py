@@ -13,13 +13,12 @@ from pathlib import Path
 import pytest
 
 from assistant.index.build import ensure_index
-from assistant.models import content_hash
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
 from assistant.text import has_han
 from assistant.translate.question import clean_reply, translation_problem
 from tests.conftest import SMALL_PLAN
-from tests.stub_llm import StubLLM
+from tests.stub_llm import StubLLM, stand_in_rendering
 
 QUESTION = "What share of surface water will be of good quality?"
 QUESTION_ZH = "地表水优良比例达到多少？"
@@ -51,9 +50,7 @@ WORDS = {"地表水": "surface water", "优良": "good quality", "水源地": "w
 
 def english_of(zh: str) -> str:
     """A stand-in rendering that names its sentence, keeps its figures and renders a few words."""
-    figures = FIGURE_RE.findall(zh)
-    words = [en for w, en in WORDS.items() if w in zh]
-    return " ".join([f"Rendering {content_hash(zh)[:8]}", *words, *figures])
+    return stand_in_rendering(zh, " ".join(en for w, en in WORDS.items() if w in zh))
 
 
 def stub_translator(body: dict) -> str:
@@ -85,7 +82,7 @@ def test_with_a_translator_the_answer_is_english_kept_and_reused(folders, embedd
     assert assistant.prepare(QUESTION).translation == QUESTION_ZH  # searched in Chinese too
     answer = assistant.ask(QUESTION)
     assert not answer.abstained and not has_han(answer.text), answer.text
-    assert "95%" in answer.text and "Rendering" in answer.text
+    assert "95%" in answer.text and "Draft of" in answer.text
     assert any("machine-translated" in n for n in answer.notes)
     kept = records(drafts_file(folders))
     assert kept and all(r["draft"] is True and r["model"] == "stub-model" for r in kept)

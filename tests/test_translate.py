@@ -27,7 +27,8 @@ from assistant.translate.drafts import (
 )
 from assistant.translate.translators import OpenAITranslator
 from tests.conftest import SMALL_PLAN
-from tests.stub_llm import StubLLM
+from tests.stub_llm import StubLLM, batch_of
+from tests.stub_llm import stand_in_rendering as fake_english
 
 GLOSSARY = "zh\ten\taliases\tkind\n水源地\twater source area\t\tterm\n河湖长制\triver and lake chief system\t\tterm\n"
 SENTENCES = 13  # the sentences of SMALL_PLAN's passages
@@ -58,18 +59,6 @@ def stub():
     with StubLLM() as server:
         server.respond = translator()
         yield server
-
-
-def fake_english(zh: str) -> str:
-    """An 'English' draft that names its sentence (by hash) and keeps its figures."""
-    figures = re.findall(r"\d+(?:\.\d+)?%?", zh)
-    return f"Draft of {content_hash(zh)[:8]}" + (f" with {' '.join(figures)}" if figures else "")
-
-
-def batch_of(body: dict) -> list[str]:
-    """The sentences of a request: the JSON array that ends its user message (after the glossary)."""
-    content = body["messages"][-1]["content"]
-    return json.loads(content[content.index("\n[") :])
 
 
 def translator(mangle=lambda zh, en: en):
