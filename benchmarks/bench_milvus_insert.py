@@ -51,12 +51,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assistant.retrieve.milvus_store import (  # noqa: E402
-    BM25_B,
-    BM25_K1,
     EN_ANALYZER,
     MAX_VARCHAR,
     SHORT_VARCHAR,
     ZH_ANALYZER,
+    index_params,
 )
 
 DIM = 384
@@ -157,17 +156,7 @@ class Inserter:
         """Row count, dense top 5 of each query, BM25 top 5 of a Chinese query (after flush, index, load)."""
         client = self.client
         client.flush(self.name)
-        params = client.prepare_index_params()
-        params.add_index("vector", index_type="FLAT", metric_type="IP")
-        if self.kind == "planqa":
-            for lang in ("zh", "en"):
-                params.add_index(
-                    f"{lang}_sparse",
-                    index_type="SPARSE_INVERTED_INDEX",
-                    metric_type="BM25",
-                    params={"bm25_k1": BM25_K1, "bm25_b": BM25_B},
-                )
-        client.create_index(self.name, params)
+        client.create_index(self.name, index_params(client, lexical=self.kind == "planqa"))
         client.load_collection(self.name)
         count = client.query(self.name, filter="", output_fields=["count(*)"], consistency_level="Strong")
         dense = client.search(self.name, data=[q for q in queries], anns_field="vector", limit=5, output_fields=["row"])

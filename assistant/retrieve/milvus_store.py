@@ -62,6 +62,22 @@ NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 BUILD_HASH_CHARS = 16
 
 
+def index_params(client: Any, lexical: bool) -> Any:
+    """FLAT over the vectors: exact inner products, as `LocalSearcher` computes them (a few thousand rows need
+    no approximate index; the vectors are normalised, so IP is their cosine); with `lexical`, BM25 over the
+    Chinese and English text."""
+    params = client.prepare_index_params()
+    params.add_index("vector", index_type="FLAT", metric_type="IP")
+    for lang in ("zh", "en") if lexical else ():
+        params.add_index(
+            f"{lang}_sparse",
+            index_type="SPARSE_INVERTED_INDEX",
+            metric_type="BM25",
+            params={"bm25_k1": BM25_K1, "bm25_b": BM25_B},
+        )
+    return params
+
+
 class MilvusUnavailableError(PlanqaError):
     """The Milvus server (or milvus-lite file) named by `milvus_uri` cannot be reached or failed a request."""
 
@@ -213,21 +229,8 @@ class MilvusSearcher:
                 client.insert(name, batch)
             client.flush(name)
 
-        # FLAT: exact inner products, as `LocalSearcher` computes them; a few thousand rows need no
-        # approximate index. The vectors are normalised, so IP is their cosine.
-        params = client.prepare_index_params()
-        params.add_index("vector", index_type="FLAT", metric_type="IP")
-        for lang in ("zh", "en"):
-            params.add_index(
-                f"{lang}_sparse",
-                index_type="SPARSE_INVERTED_INDEX",
-                metric_type="BM25",
-                params={"bm25_k1": BM25_K1, "bm25_b": BM25_B},
-            )
-        client.create_index(self.passages, params)
-        params = client.prepare_index_params()
-        params.add_index("vector", index_type="FLAT", metric_type="IP")
-        client.create_index(self.sentences, params)
+        client.create_index(self.passages, index_params(client, lexical=True))
+        client.create_index(self.sentences, index_params(client, lexical=False))
         for name in (self.passages, self.sentences):
             client.load_collection(name)
 
