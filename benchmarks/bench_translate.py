@@ -70,6 +70,7 @@ log = logging.getLogger("bench_translate")
 MIN_CHARS, MAX_CHARS = 10, 120
 DEFAULT_SEED = 15
 TRANSLATORS = ("qwen-llamacpp", "gemma-llamacpp", "qwen-openai")
+SERVER_LOG = Path(tempfile.gettempdir()) / "planqa-bench-llama-server.log"  # not a result: outside eval/
 GEMMA_GGUF = Path.home() / ".cache" / "planqa" / "models" / "gemma-3-270m-q4_k_m.gguf"
 SERVER_START_TIMEOUT = 180.0
 USAGE_LOG_RE = re.compile(r"prompt \+ .* reply tokens")
@@ -538,7 +539,7 @@ def main() -> None:
                     label, base.with_(translator="llamacpp", gguf_path=str(gemma)), sample, args.batch_size
                 )
             else:
-                server = LlamaServer(qwen, base, args.out / "server.log")
+                server = LlamaServer(qwen, base, SERVER_LOG)
                 model_id, start_seconds = server.start()
                 log.info("%s: server up at %s serving %s in %.1f s", label, server.url, model_id, start_seconds)
                 settings = base.with_(
