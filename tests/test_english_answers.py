@@ -99,6 +99,23 @@ def test_with_a_translator_the_answer_is_english_kept_and_reused(folders, embedd
     assert restarted.ask(QUESTION).text == answer.text and len(stub.requests) == asked
 
 
+def test_cached_question_replies_are_checked_again_when_loaded(folders, embedder, stub):
+    """A reply the checks of an earlier version rejected is judged by today's checks, without asking the
+    translator again; a rejection recorded without its reply is asked again."""
+    settings = {"translator": "openai", "openai_base_url": stub.base_url, "openai_model": "stub-model"}
+    assistant = assistant_for(folders, embedder, **settings)
+    phrase = "地表水优良比例"  # no question word: once rejected, now searched as it names what is asked
+    cached = [
+        {"en": QUESTION, "zh": "", "reply": phrase, "model": "stub-model"},
+        {"en": "Which rivers?", "zh": "", "model": "stub-model"},
+    ]
+    (folders / "index" / "question_translations.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in cached), encoding="utf-8"
+    )
+    assert assistant.question_translations.to_chinese(QUESTION) == phrase and not stub.requests
+    assert assistant.question_translations.to_chinese("Which rivers?") == QUESTION_ZH and len(stub.requests) == 1
+
+
 def test_chinese_left_in_a_draft_is_translated_on_its_own_and_put_in_place(folders, embedder, stub):
     def leaves_a_word(body: dict) -> str:
         user = body["messages"][-1]["content"]
@@ -153,7 +170,13 @@ def test_question_translation_checks():
     assert translation_problem(QUESTION, "What share?") == "the reply is not Chinese"
     assert "figures missing" in translation_problem("What was planned for 2025?", "规划了什么？")
     assert "longer" in translation_problem("Why?", "为什么？" + "这个问题涉及很多方面，规划中有详细的说明和安排。" * 2)
-    assert translation_problem(QUESTION, "青海湖、塔尔寺湖") == "the reply is not a question"
+    assert "answers the question" in translation_problem(QUESTION, "青海湖、塔尔寺湖")
+    assert "answers the question" in translation_problem("How often is progress reported?", "每年报告进展情况。")
+    assert "adds figures: 83" in translation_problem("What's 45 plus 38?", "45加38等于83？")
+    # a phrase naming what is asked searches as well as a question; digits of names and ordinals need not stay
+    assert translation_problem("What was the PM2.5 level in 2020?", "2020年PM2.5平均浓度") == ""
+    co2 = "How far did CO2 fall in the 13th Five-Year Plan?"
+    assert translation_problem(co2, "十三五期间二氧化碳下降了多少？") == ""
     assert clean_reply('翻译："地表水优良比例达到多少？"\n(explanation)') == QUESTION_ZH
 
 

@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 
 PROMPT_FILE = "translate_question.txt"
 CACHE_FILE = "question_translations.jsonl"
-NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
+# A figure standing alone: not the digits of a name or an ordinal (CO2, PM2.5, 5G, the 13th Five-Year Plan:
+# 二氧化碳, 十三五 render them without the digits)
+NUMBER_RE = re.compile(r"(?<![A-Za-z\d.])\d+(?:\.\d+)?(?![A-Za-z\d])")
 # A Chinese question is shorter than its English: a reply longer than the question (in characters) plus
 # this much has added something (seen: a small model answering the question instead of translating it).
 MAX_EXTRA_CHARS = 20
@@ -41,9 +43,28 @@ def translation_problem(question: str, reply: str) -> str:
     missing = [n for n in NUMBER_RE.findall(question) if n not in reply]
     if missing:
         return f"figures missing from the reply: {', '.join(missing)}"
-    if question.rstrip().endswith("?") and not CHINESE_QUESTION_RE.search(reply):
-        return "the reply is not a question"  # seen: a list of names answering the question instead
+    added = [n for n in NUMBER_RE.findall(reply) if n not in question]
+    if added:
+        return f"the reply adds figures: {', '.join(added)}"  # seen: "45加38等于83。"
+    if question.rstrip().endswith("?") and not CHINESE_QUESTION_RE.search(reply) and answers_instead(reply):
+        return "the reply answers the question instead of translating it"
     return ""
+
+
+def answers_instead(reply: str) -> bool:
+    """A reply with no question word may still name what is asked (青海2020年平均PM2.5浓度), which searches
+    as well as the question; a statement (ending 。) or a list (、) answers it instead (seen: 青海湖、塔尔寺湖;
+    省生态环境厅每年向省人民政府报告工作进展情况。)."""
+    return reply.rstrip().endswith(("。", ".")) or "、" in reply
+
+
+def checked(question: str, reply: str) -> str:
+    """The reply if it passes the checks, else ""."""
+    problem = translation_problem(question, reply)
+    if problem:
+        log.info("rejected the translation %r of %r: %s", reply[:60], question[:60], problem)
+        return ""
+    return reply
 
 
 def clean_reply(text: str) -> str:
@@ -76,26 +97,26 @@ class QuestionTranslations:
             if key in self._known:
                 return self._known[key]
         with self.holder.foreground():  # background drafting waits meanwhile
-            zh = self._translate(translator, question, terms)
+            reply = self._translate(translator, question, terms)
+        if reply is None:
+            return ""
+        zh = checked(question, reply)
         with self._lock:
             self._known[key] = zh
-        # a failed translation is kept too ("" ): at temperature 0 the model would fail the same way again
-        append_records(self.cache_file, [{"en": question, "zh": zh, "model": translator.model}])
+        # a rejected reply is kept too: at temperature 0 the model would reply the same way again. It is
+        # checked again on loading, so that a change to the checks applies to it.
+        append_records(self.cache_file, [{"en": question, "zh": zh, "reply": reply, "model": translator.model}])
         return zh
 
-    def _translate(self, translator: Translator, question: str, terms: Sequence[GlossaryEntry]) -> str:
+    def _translate(self, translator: Translator, question: str, terms: Sequence[GlossaryEntry]) -> str | None:
+        """The translator's reply, or None when it could not be asked."""
         lines = "\n".join(f"- {e.en} = {e.zh}" for e in terms) or "- (no glossary term occurs in this question)"
         system = fill(self.prompts_dir / PROMPT_FILE, glossary=lines)
         try:
-            reply = clean_reply(translator.complete([("system", system), ("human", question)], REPLY_TOKENS))
+            return clean_reply(translator.complete([("system", system), ("human", question)], REPLY_TOKENS))
         except GeneratorUnavailableError as exc:
             log.warning("the question was not translated: %s", exc)
-            return ""
-        problem = translation_problem(question, reply)
-        if problem:
-            log.info("rejected the translation %r of %r: %s", reply[:60], question[:60], problem)
-            return ""
-        return reply
+            return None
 
     def _load(self) -> None:
         if self._loaded:
@@ -107,6 +128,8 @@ class QuestionTranslations:
             try:
                 record = json.loads(line)
                 question = " ".join(str(record["en"]).lower().split())
-                self._known[(str(record["model"]), question)] = str(record["zh"])
+                reply = str(record.get("reply", record["zh"]))
+                if reply:  # an older record of a rejection without its reply: asked again
+                    self._known[(str(record["model"]), question)] = checked(str(record["en"]), reply)
             except (json.JSONDecodeError, KeyError, TypeError):
                 continue  # a line cut short by a crash
