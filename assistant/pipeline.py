@@ -10,11 +10,21 @@ import time
 from dataclasses import dataclass
 from functools import cached_property
 
+import numpy as np
+
 from assistant import wording
 from assistant.answer.abstention import Verdict, judge
 from assistant.answer.citations import check_answer, make_citations
 from assistant.answer.generators import AnswerContext, Draft, Generator, TokenSink, make_generator
-from assistant.answer.refusal import RefusalModel, Support, SupportMeter, load_models
+from assistant.answer.refusal import (
+    TRANSLATED,
+    Exemplars,
+    RefusalModel,
+    Support,
+    SupportMeter,
+    exemplar_texts,
+    load_models,
+)
 from assistant.embed.base import Embedder, make_embedder
 from assistant.embed.query_batching import QueryBatchingEmbedder
 from assistant.errors import BadQuestionError, GeneratorUnavailableError
@@ -247,7 +257,15 @@ class Assistant:
 
     @cached_property
     def support_meter(self) -> SupportMeter:
-        return SupportMeter(self.view, self.english_corpus)
+        return SupportMeter(self.view, self.english_corpus, self.refusal_exemplars)
+
+    @cached_property
+    def refusal_exemplars(self) -> Exemplars | None:
+        """The questions the refusal models were fitted on, embedded by this embedder (one batch, once)."""
+        texts = exemplar_texts()
+        if not texts or not any("exemplar_margin" in m.features for m in self.refusal_models.values()):
+            return None
+        return Exemplars(*(self.embedder.embed_queries(texts[k]) for k in ("offtopic", "answerable")))
 
     @cached_property
     def refusal_models(self) -> dict[str, RefusalModel]:
@@ -256,23 +274,29 @@ class Assistant:
     def support(self, query: Query, hits: list[Hit], draft: Draft, lang: str | None = None) -> Support:
         """How well the top passages support the question; with `lang="zh"` for an English question, its
         Chinese translation (words and vector)."""
-        translated = lang == "zh" and query.lang == "en"
-        words, vector_text = (query.translation,) * 2 if translated else (query.search_text, query.dense_text)
-        vector = self.retriever.query_vector(vector_text)
+        words, vector = self.support_words(query, lang), self.support_vector(query, lang)
         rows = [self.view.row_of(h.chunk.id) for h in hits[: self.settings.picker_passages]]
         best = max((float(v @ vector) for row in rows for _, v in self.view.sentences_of(row)), default=0.0)
-        return self.support_meter.measure(words, lang or query.lang, list(draft.quotes), best)
+        return self.support_meter.measure(words, lang or query.lang, list(draft.quotes), best, vector)
+
+    def support_words(self, query: Query, lang: str | None = None) -> str:
+        return query.translation if lang == "zh" and query.lang == "en" else query.search_text
+
+    def support_vector(self, query: Query, lang: str | None = None) -> np.ndarray:
+        text = query.translation if lang == "zh" and query.lang == "en" else query.dense_text
+        return self.retriever.query_vector(text)
 
     def refusal(self, query: Query, hits: list[Hit], draft: Draft) -> Verdict | None:
         """A refusal when the question is not about what the plans cover. The model reads an English
         question's words against the plans' English, when every passage has it; otherwise it reads the
-        question's Chinese translation against the Chinese, when there is one; else it cannot tell."""
-        lang = query.lang
+        question's Chinese translation against the Chinese, when there is one (with the model fitted on
+        translated questions, when the weights have one); else it cannot tell."""
+        lang, fitted_for = query.lang, query.lang
         if lang == "en" and not self.english_corpus:
             if not query.translation:
                 return None
-            lang = "zh"
-        model = self.refusal_models.get(lang)
+            lang, fitted_for = "zh", TRANSLATED if TRANSLATED in self.refusal_models else "zh"
+        model = self.refusal_models.get(fitted_for)
         if model is None:
             return None
         p = model.probability(self.support(query, hits, draft, lang))
@@ -284,7 +308,10 @@ class Assistant:
 
     def verdict(self, query: Query, draft: Draft) -> Verdict:
         evidence = [(s, self.view.rendering(s) or "") for quote in draft.quotes for s in sentences(quote)]
-        return judge(query.lang, query.search_text, evidence, self.view.corpus_text, self.settings, self.english_corpus)
+        corpus = self.view.corpus_text
+        return judge(
+            query.lang, query.search_text, evidence, corpus, self.settings, self.english_corpus, query.translation
+        )
 
     def finish(self, query: Query, hits: list[Hit], draft: Draft, mode: str, notes: list[str]) -> Answer:
         verdict = self.verdict(query, draft)

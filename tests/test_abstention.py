@@ -93,3 +93,21 @@ def test_english_names_the_english_plans_never_use_are_unknown():
         "without an English text of every plan, a name may be in a plan's Chinese only"
     )
     assert judge("en", "What about Korla?", [("证据", "Korla")], PLANS, SETTINGS, english_corpus=english).abstain
+
+
+def test_an_english_question_with_a_translation_is_also_judged_on_the_chinese_side():
+    # a machine draft words the evidence otherwise than the asker ("capacity" vs "exploitable amount")
+    evidence = [("青海光伏资源理论可开发量达35亿千瓦。", "Qinghai's exploitable solar reserves reach 3.5 billion kW.")]
+    question = "What photovoltaic capacity does the province have in theory?"
+    assert judge("en", question, evidence, PLANS, SETTINGS).abstain, "the English covers too little"
+    translation = "青海光伏资源理论可开发量是多少？"
+    assert not judge("en", question, evidence, PLANS, SETTINGS, translation=translation).abstain
+    unrelated = "深圳半导体产业规模是多少？"
+    assert judge("en", question, evidence, PLANS, SETTINGS, translation=unrelated).abstain
+
+
+def test_a_year_is_looked_for_with_the_translations_words():
+    water = ("到2035年，区域水源涵养功能明显提升。", "By 2035, the region's water retention will rise.")
+    question = "By 2035, how will water conservation change?"
+    assert missing_year(question, [(water[0], "")]) == "2035", "no English word of the question in the Chinese"
+    assert missing_year(f"{question} 到2035年水源涵养功能会怎样变化？", [(water[0], "")]) is None

@@ -176,6 +176,22 @@ def english_coverage(question: str, renderings: str) -> float:
     return sum(1 for w in words if w in text) / len(words)
 
 
+def chinese_coverage(translation: str, evidence_zh: str) -> float:
+    """Share of the content words of an English question's Chinese translation that its Chinese evidence
+    holds: the same measure on the side where the words are the plans' own, not a machine draft's."""
+    words = [w for w in dict.fromkeys(zh_tokens(translation)) if not QUESTION_WORD_RE.search(w)]
+    if not words:
+        return 1.0
+    return sum(1 for w in words if w in evidence_zh) / len(words)
+
+
+def question_coverage(question: str, translation: str, evidence_en: str, evidence_zh: str) -> float:
+    """How much of an English question its evidence covers: in the English, or, when the question has a
+    Chinese translation, in the Chinese, whichever covers more (a machine draft words things its own way)."""
+    covered = english_coverage(question, evidence_en)
+    return max(covered, chinese_coverage(translation, evidence_zh)) if translation else covered
+
+
 def unknown_english_names(question: str, english_corpus: str) -> list[str]:
     """Capitalised names in an English question ("Korla", "Lenghu Town") that no English text of the
     plans (renderings, glossary, outline) contains: the English counterpart of `unknown_terms`."""
@@ -196,10 +212,12 @@ def judge(
     corpus_text: str,
     settings: Settings,
     english_corpus: str = "",
+    translation: str = "",
 ) -> Verdict:
     """Whether to abstain. `evidence`: the answer's sentences, each with its English rendering or "".
     `english_corpus` is the English text of all the plans, or empty when some plan has no English
-    rendering (a name could then be in its Chinese only)."""
+    rendering (a name could then be in its Chinese only). `translation`: an English question's Chinese
+    translation, or "": with one, the question's words are also looked for in the Chinese evidence."""
     evidence_zh = " ".join(zh for zh, _ in evidence)
     evidence_en = " ".join(en for _, en in evidence if en)
     unknown = unknown_terms(question, corpus_text, settings.min_noun_chars) if lang == "zh" else []
@@ -207,7 +225,7 @@ def judge(
         unknown = unknown_english_names(question, english_corpus)
     if unknown:
         return Verdict(True, f"the plans never mention {', '.join(unknown)}")
-    year = missing_year(question, evidence)
+    year = missing_year(f"{question} {translation}", evidence)
     if year:
         return Verdict(True, f"the passages found say nothing about {year}")
     unit = missing_unit(question, evidence_zh + " " + evidence_en)
@@ -215,6 +233,7 @@ def judge(
         return Verdict(True, f"the question asks for a {unit} figure the passages do not give", "no_figure")
     if missing_figure(question, evidence_zh):
         return Verdict(True, "the question asks for a figure the passages do not give", "no_figure")
-    if lang == "en" and evidence_en and english_coverage(question, evidence_en) < settings.min_english_coverage:
+    coverage = question_coverage(question, translation, evidence_en, evidence_zh)
+    if lang == "en" and evidence_en and coverage < settings.min_english_coverage:
         return Verdict(True, "the passages found cover too little of the question")
     return Verdict(False)
