@@ -40,45 +40,58 @@ class PlaceEvidence:
     items: list  # Evidence (hit, sentence, score), in the order they are quoted
 
 
+# Words of the question's frame, not of its subject ("what do the plans say about …", "规划对…")
+FRAME_WORDS = frozenset("规划 规划文件 文件 plan document say set out propose require measure step action".split())
+
+
+def subject_words(query: Query, lang: str | None = None) -> list[str]:
+    """The words naming what a topic question is about: its content words once the topic frame
+    ("有哪些部署", "what measures") and the words about the documents are taken out."""
+    lang = lang or query.lang
+    text = query.search_text if lang == query.lang else query.translation
+    return [w for w in content_words(TOPIC_QUESTION_RE.sub(" ", text), lang) if w not in FRAME_WORDS]
+
+
 def addresses(evidence, query: Query, view: IndexView) -> bool:
-    """Does a sentence speak of the question's subject: one of its content words (Chinese, or in English the
-    rendering's words, the glossary's Chinese terms and the Chinese words of the question's translation)?"""
-    words = content_words(query.search_text, query.lang)
+    """Does a sentence speak of the question's subject: does it hold one of the subject words (Chinese; or
+    for an English question, English words in its rendering, and the glossary's Chinese terms and the
+    subject words of the question's translation in the sentence)? (Holding the subject's rarest word
+    instead, "湿地" rather than "保护", lost a dev topic question and won none: measured, not kept.)"""
     if query.lang == "zh":
-        return any(w in evidence.sentence for w in words)
+        return any(w in evidence.sentence for w in subject_words(query))
     rendering = set(en_tokens(view.rendering_of_text(evidence.sentence) or ""))
-    chinese = [*query.zh_terms, *(content_words(query.translation, "zh") if query.translation else [])]
-    return any(w in rendering for w in words) or any(t in evidence.sentence for t in chinese)
+    chinese = [*query.zh_terms, *(subject_words(query, "zh") if query.translation else [])]
+    return any(w in rendering for w in subject_words(query)) or any(t in evidence.sentence for t in chinese)
 
 
 def group_places(first: list, ranked: list, query: Query, view: IndexView, settings: Settings) -> list[PlaceEvidence]:
-    """Places in order: those of the first answer's sentences, then any other place whose best sentence
-    scores within `overview_margin` of the best and speaks of the subject; near-duplicates merged."""
-    top = ranked[0].score if ranked else 0.0
+    """Places in order: those of the first answer's sentences, then every other place among the passages
+    read that speaks of the subject, in the retrieval order of its passages (fused dense and word ranks
+    judge a whole passage better than one sentence's score does); each place's sentences that speak of the
+    subject, best first, at most `overview_sentences_per_place`; near-duplicates merged."""
     places: dict[tuple[str, SectionPath], PlaceEvidence] = {}
     seen: list[set[str]] = []
 
-    def take(evidence) -> bool:
+    def take(evidence) -> None:
         grams = bigram_set(evidence.sentence)
         if any(len(grams & g) / max(len(grams | g), 1) >= settings.near_duplicate_jaccard for g in seen):
-            return False
+            return
         key = (evidence.hit.chunk.doc_id, evidence.hit.chunk.path)
         if key not in places:
             if len(places) >= settings.overview_places:
-                return False
+                return
             places[key] = PlaceEvidence(key[0], key[1], evidence.score, [])
         places[key].items.append(evidence)
         seen.append(grams)
-        return True
 
+    relevant = [e for e in ranked if addresses(e, query, view)]
+    sentences = {e.sentence for e in relevant}
     for evidence in first:
-        take(evidence)
-    for evidence in ranked:
+        if evidence.sentence in sentences:  # the best-scoring sentence may match only the frame (措施)
+            take(evidence)
+    for evidence in sorted(relevant, key=lambda e: (e.hit.rank, -e.score)):
         key = (evidence.hit.chunk.doc_id, evidence.hit.chunk.path)
-        new_place = key not in places
-        crowded = not new_place and len(places[key].items) >= settings.overview_sentences_per_place
-        close = evidence.score >= top - settings.overview_margin
-        if close and not crowded and addresses(evidence, query, view):
+        if key not in places or len(places[key].items) < settings.overview_sentences_per_place:
             take(evidence)
     return list(places.values())
 
@@ -105,7 +118,7 @@ def compose(places: list[PlaceEvidence], query: Query, view: IndexView, settings
         separator, joiner = ("：", "") if query.lang == "zh" else (": ", " ")
         line = f"{len(lines) + 1}. {place_heading(place, query.lang, view)}{separator}{joiner.join(parts)}"
         if lines and not fits([*lines, line], query.lang, settings):
-            break
+            continue  # a shorter place further down may still fit
         lines.append(line)
         for evidence in place.items:
             quotes.setdefault(evidence.hit.chunk.id, []).append(evidence.sentence)
