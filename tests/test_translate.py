@@ -127,6 +127,40 @@ def test_a_draft_that_drops_a_figure_is_rejected(settings, stub):
     assert (again.drafted, again.skipped) == (1, SENTENCES - 1)
 
 
+def test_a_dropped_figure_is_asked_for_again_with_the_figure_named(settings, stub):
+    def drops_unless_reminded(body: dict) -> str:
+        reminded = "Keep every figure, including: 95%" in body["messages"][-1]["content"]
+        return json.dumps([fake_english(zh).replace("95%", "95%" if reminded else "most") for zh in batch_of(body)])
+
+    stub.respond = drops_unless_reminded
+    report = run(settings, stub.base_url)
+    sentence = "全省河湖水质持续改善，地表水优良比例达到95%。"
+    assert report.rejected == () and {r["zh"]: r["en"] for r in records(report.out)}[sentence] == fake_english(sentence)
+    retried = [r for r in stub.requests if "Keep every figure" in r["messages"][-1]["content"]]
+    assert [batch_of(r) for r in retried] == [[sentence]]  # that sentence alone, once
+
+
+def test_a_word_the_model_only_echoes_is_rendered_from_its_pieces(settings, stub):
+    """Qwen2.5-Coder-1.5B left 综合整治 in a draft and, asked for it alone, wrote it back unchanged; its
+    jieba pieces 综合 + 整治 it renders."""
+    sentence = "全省河湖水质持续改善，地表水优良比例达到95%。"
+
+    def leaves_and_echoes(body: dict) -> str:
+        batch = batch_of(body)
+        words = {"综合": "integrated", "整治": "improvement"}
+        if batch == ["综合整治"]:
+            return json.dumps(["综合整治"])
+        if all(w in words for w in batch):
+            return json.dumps([words[w] for w in batch])
+        return json.dumps([fake_english(zh) + (" 综合整治" if zh == sentence else "") for zh in batch])
+
+    stub.respond = leaves_and_echoes
+    report = run(settings, stub.base_url)
+    assert report.rejected == ()
+    kept = {r["zh"]: r["en"] for r in records(report.out)}
+    assert kept[sentence] == fake_english(sentence) + " integrated improvement"
+
+
 def test_a_reply_that_does_not_line_up_is_asked_for_again_in_halves(settings, stub):
     """A reply one rendering short, or with no JSON at all, writes nothing of its batch; the batch is asked
     for again as two halves, down to single sentences, and what lines up then is kept."""

@@ -28,6 +28,7 @@ ZH_FIGURE_RE = re.compile(r"(\d+(?:,\d{3})*(?:\.\d+)?)\s*(%|％|万亿|万|亿|�
 EN_FIGURE_RE = re.compile(r"(\d+(?:,\d{3})*(?:\.\d+)?)\s*(%|thousand|million|billion|trillion)?", re.I)
 SCALE = {"万": 1e4, "亿": 1e8, "万亿": 1e12, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
 CHINESE_LEFT = "the rendering contains Chinese"
+FIGURES_MISSING = "figures missing from the rendering: "
 # English characters per Chinese character in the 1,439 reviewed renderings of four characters or more:
 # 1.55 to 10.8 (p1 3.3, p50 5.0, p99 6.9). A draft outside a margin beyond those added or left out text.
 MIN_ENGLISH_PER_CHINESE_CHAR = 1.0
@@ -108,7 +109,7 @@ def rendering_problem(zh: str, en: Any) -> str:
         if ratio < MIN_ENGLISH_PER_CHINESE_CHAR:
             return "the rendering is shorter than any reviewed one: something was left out"
     missing = missing_figures(zh, en)
-    return f"figures missing from the rendering: {', '.join(missing)}" if missing else ""
+    return f"{FIGURES_MISSING}{', '.join(missing)}" if missing else ""
 
 
 def document_sentences(view: IndexView, doc_id: str) -> list[str]:
@@ -152,16 +153,20 @@ def plan_translation(
     return TranslationJob(doc.source, out, pending, len(texts) - len(pending))
 
 
-def batch_messages(batch: Sequence[str], glossary: Sequence[GlossaryEntry], prompts_dir: Path) -> Messages:
-    """The instructions, then the glossary terms the batch uses and the batch as a JSON array. The
-    instructions never change, so a local model reuses its evaluation of them from one request to the next."""
+def batch_messages(
+    batch: Sequence[str], glossary: Sequence[GlossaryEntry], prompts_dir: Path, reminder: str = ""
+) -> Messages:
+    """The instructions, then the glossary terms the batch uses and the batch as a JSON array (and a
+    reminder of what an earlier draft got wrong, if any). The instructions never change, so a local model
+    reuses its evaluation of them from one request to the next."""
     from assistant.answer.llm import fill
 
     terms = [e for e in glossary if e.zh and any(e.zh in s for s in batch)]
     lines = "\n".join(f"- {e.zh} = {e.en}" for e in terms) or "- (no glossary term occurs in these sentences)"
     system = fill(prompts_dir / PROMPT_FILE)
     sentences_json = json.dumps(list(batch), ensure_ascii=False, indent=0)
-    user = f"Glossary:\n{lines}\n\nSentences ({len(batch)} in all):\n{sentences_json}"
+    note = f"{reminder}\n\n" if reminder else ""  # before the array, which ends the message
+    user = f"Glossary:\n{lines}\n\n{note}Sentences ({len(batch)} in all):\n{sentences_json}"
     return [("system", system), ("human", user)]
 
 
@@ -244,10 +249,14 @@ def reply_tokens(batch: Sequence[str]) -> int:
 
 
 def draft_batch(
-    translator: Translator, batch: Sequence[str], glossary: Sequence[GlossaryEntry], prompts_dir: Path
+    translator: Translator,
+    batch: Sequence[str],
+    glossary: Sequence[GlossaryEntry],
+    prompts_dir: Path,
+    reminder: str = "",
 ) -> BatchResult:
     """One request for a batch, checked. Raises GeneratorUnavailableError when the backend fails."""
-    reply = translator.complete(batch_messages(batch, glossary, prompts_dir), reply_tokens(batch))
+    reply = translator.complete(batch_messages(batch, glossary, prompts_dir, reminder), reply_tokens(batch))
     return check_batch(batch, reply)
 
 
@@ -256,21 +265,29 @@ def draft_with_repairs(
 ) -> BatchResult:
     """A batch; a reply that cannot be lined up with it (a sentence merged, split or dropped: the most
     common failure of Qwen2.5-Coder-1.5B on batches of 8, 16 of 50 sentences in bench_translate.py) is
-    asked for again as two halves, down to single sentences. Then the drafts rejected only for Chinese
-    left in them are repaired: the Chinese words translated on their own, put in place and checked again
-    (the model leaves a term such as 低碳 untranslated inside a sentence, and renders it alone; asking
-    again for the whole sentence at temperature 0 gives the same draft)."""
+    asked for again as two halves, down to single sentences. Then the rejected drafts are repaired: Chinese
+    left in them is translated on its own and put in place, and a sentence whose draft dropped figures is
+    asked for again with those figures named (at temperature 0, asking again unchanged gives the same draft)."""
     first = draft_batch(translator, batch, glossary, prompts_dir)
     if len(batch) > 1 and not first.accepted and all(not r.en for r in first.rejected):
         half = len(batch) // 2
         parts = [draft_with_repairs(translator, part, glossary, prompts_dir) for part in (batch[:half], batch[half:])]
         return BatchResult(parts[0].accepted + parts[1].accepted, parts[0].rejected + parts[1].rejected)
-    leftovers = [r for r in first.rejected if r.en and r.reason == CHINESE_LEFT]
+    result = repair_chinese_left(translator, first, glossary, prompts_dir)
+    return repair_missing_figures(translator, result, glossary, prompts_dir)
+
+
+def repair_chinese_left(
+    translator: Translator, result: BatchResult, glossary: Sequence[GlossaryEntry], prompts_dir: Path
+) -> BatchResult:
+    """Drafts rejected only for Chinese left in them, with those words translated on their own and put in
+    place (the model leaves a term such as 低碳 untranslated inside a sentence, and renders it alone)."""
+    leftovers = [r for r in result.rejected if r.en and r.reason == CHINESE_LEFT]
     if not leftovers:
-        return first
+        return result
     words = list(dict.fromkeys(w for r in leftovers for w in HAN_RUN_RE.findall(r.en)))
-    english = dict(draft_batch(translator, words, glossary, prompts_dir).accepted)
-    accepted, rejected = list(first.accepted), [r for r in first.rejected if r not in leftovers]
+    english = word_renderings(translator, words, glossary, prompts_dir)
+    accepted, rejected = list(result.accepted), [r for r in result.rejected if r not in leftovers]
     for r in leftovers:
         repaired = HAN_RUN_RE.sub(lambda m: f" {english.get(m.group(0), m.group(0))} ", r.en)
         repaired = SPACE_BEFORE_PUNCTUATION_RE.sub(r"\1", " ".join(repaired.split()))
@@ -279,6 +296,43 @@ def draft_with_repairs(
             rejected.append(Rejection(r.zh, problem, repaired))
         else:
             accepted.append((r.zh, repaired))
+    return BatchResult(tuple(accepted), tuple(rejected))
+
+
+def word_renderings(
+    translator: Translator, words: Sequence[str], glossary: Sequence[GlossaryEntry], prompts_dir: Path
+) -> dict[str, str]:
+    """English for Chinese words: each word alone, or, for a word the model only echoes back (综合整治,
+    seen with Qwen2.5-Coder-1.5B), its jieba pieces joined (综合 + 整治: "Integrated Improvement")."""
+    import jieba
+
+    english = dict(draft_batch(translator, words, glossary, prompts_dir).accepted)
+    split = {w: jieba.lcut(w) for w in words if w not in english}
+    split = {w: pieces for w, pieces in split.items() if len(pieces) > 1}
+    if not split:
+        return english
+    pieces = list(dict.fromkeys(p for parts in split.values() for p in parts))
+    piece_english = dict(draft_batch(translator, pieces, glossary, prompts_dir).accepted)
+    for word, parts in split.items():
+        if all(p in piece_english for p in parts):
+            english[word] = " ".join(piece_english[p] for p in parts)
+    return english
+
+
+def repair_missing_figures(
+    translator: Translator, result: BatchResult, glossary: Sequence[GlossaryEntry], prompts_dir: Path
+) -> BatchResult:
+    """Sentences whose draft dropped figures, asked for again one by one with the figures named."""
+    dropped = [r for r in result.rejected if r.reason.startswith(FIGURES_MISSING)]
+    if not dropped:
+        return result
+    accepted, rejected = list(result.accepted), [r for r in result.rejected if r not in dropped]
+    for r in dropped:
+        figures = r.reason.removeprefix(FIGURES_MISSING)
+        reminder = f"An earlier rendering left out figures. Keep every figure, including: {figures}."
+        again = draft_batch(translator, [r.zh], glossary, prompts_dir, reminder)
+        accepted.extend(again.accepted)
+        rejected.extend(again.rejected)
     return BatchResult(tuple(accepted), tuple(rejected))
 
 
