@@ -17,6 +17,7 @@ from assistant.answer.abstention import Verdict, judge
 from assistant.answer.citations import check_answer, make_citations
 from assistant.answer.generators import AnswerContext, Draft, Generator, TokenSink, make_generator
 from assistant.answer.refusal import (
+    EXEMPLARS_FILE,
     TRANSLATED,
     Exemplars,
     RefusalModel,
@@ -24,6 +25,7 @@ from assistant.answer.refusal import (
     SupportMeter,
     exemplar_texts,
     load_models,
+    load_or_embed_exemplars,
 )
 from assistant.embed.base import Embedder, make_embedder
 from assistant.embed.query_batching import QueryBatchingEmbedder
@@ -261,11 +263,12 @@ class Assistant:
 
     @cached_property
     def refusal_exemplars(self) -> Exemplars | None:
-        """The questions the refusal models were fitted on, embedded by this embedder (one batch, once)."""
+        """The questions the refusal models were fitted on, embedded by this embedder: once, then kept
+        beside the index (embedding them takes about a second, which every one-shot `planqa ask` paid)."""
         texts = exemplar_texts()
         if not texts or not any("exemplar_margin" in m.features for m in self.refusal_models.values()):
             return None
-        return Exemplars(*(self.embedder.embed_queries(texts[k]) for k in ("offtopic", "answerable")))
+        return load_or_embed_exemplars(texts, self.embedder, self.settings.index_dir / EXEMPLARS_FILE)
 
     @cached_property
     def refusal_models(self) -> dict[str, RefusalModel]:

@@ -5,10 +5,19 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from assistant import wording
-from assistant.answer.refusal import EMBEDDING_FEATURES, TRANSLATED, WEIGHTS_FILE, content_words, load_models
+from assistant.answer.refusal import (
+    EMBEDDING_FEATURES,
+    EXEMPLARS_FILE,
+    TRANSLATED,
+    WEIGHTS_FILE,
+    content_words,
+    load_models,
+    load_or_embed_exemplars,
+)
 from tests.stub_llm import StubLLM
 
 
@@ -89,3 +98,24 @@ def test_json_contract_says_the_kind(real_assistant):
 
     assert answer_json(real_assistant.view, real_assistant.ask("规划对盐湖产业有哪些部署？"))["kind"] == "overview"
     assert answer_json(real_assistant.view, real_assistant.ask("青海光伏资源理论可开发量是多少？"))["kind"] == "fact"
+
+
+def test_exemplar_vectors_are_kept_beside_the_index_and_embedded_again_when_stale_or_bad(tmp_path, embedder):
+    calls: list[int] = []
+
+    class Counting:
+        name = embedder.name
+
+        def embed_queries(self, texts):
+            calls.append(len(texts))
+            return embedder.embed_queries(texts)
+
+    texts = {"offtopic": ["Tell me a joke."], "answerable": ["规划对盐湖产业有哪些部署？"]}
+    path = tmp_path / EXEMPLARS_FILE
+    first = load_or_embed_exemplars(texts, Counting(), path)
+    again = load_or_embed_exemplars(texts, Counting(), path)
+    assert calls == [1, 1] and np.array_equal(first.offtopic, again.offtopic)  # the second came from the file
+    path.write_bytes(b"not an npz file")
+    load_or_embed_exemplars(texts, Counting(), path)
+    load_or_embed_exemplars({**texts, "offtopic": ["Write a poem."]}, Counting(), path)
+    assert calls == [1, 1] * 3

@@ -4,8 +4,10 @@ fitted on labelled questions (`benchmarks/fit_refusal.py`), decides before any a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -122,6 +124,31 @@ def exemplar_texts(path: Path = WEIGHTS_FILE) -> dict[str, list[str]]:
     if not path.is_file():
         return {}
     return json.loads(path.read_text(encoding="utf-8")).get("exemplars", {})
+
+
+EXEMPLARS_FILE = "refusal_exemplars.npz"
+
+
+def load_or_embed_exemplars(texts: dict[str, list[str]], embedder, path: Path) -> Exemplars:
+    """The exemplars' vectors from `path` when it holds them for these texts and this embedder; else
+    embedded now and written there (plain arrays, never pickled; a bad file is embedded over)."""
+    key = hashlib.sha256(json.dumps([embedder.name, texts], ensure_ascii=False).encode()).hexdigest()
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            if str(stored["key"]) == key:
+                return Exemplars(stored["offtopic"], stored["answerable"])
+    except (OSError, KeyError, ValueError):
+        pass  # missing, stale or unreadable: embedded again below
+    exemplars = Exemplars(*(embedder.embed_queries(texts[k]) for k in ("offtopic", "answerable")))
+    try:  # written aside, then moved in one step: a reader never sees half a file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        with partial.open("wb") as fh:
+            np.savez(fh, key=np.array(key), offtopic=exemplars.offtopic, answerable=exemplars.answerable)
+        os.replace(partial, path)
+    except OSError:
+        pass  # a read-only index folder: embedded again next time
+    return exemplars
 
 
 @dataclass(frozen=True)
