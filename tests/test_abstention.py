@@ -6,6 +6,7 @@ import pytest
 
 from assistant.answer.abstention import (
     judge,
+    missing_figure,
     missing_unit,
     missing_year,
     unknown_english_names,
@@ -111,3 +112,11 @@ def test_a_year_is_looked_for_with_the_translations_words():
     question = "By 2035, how will water conservation change?"
     assert missing_year(question, [(water[0], "")]) == "2035", "no English word of the question in the Chinese"
     assert missing_year(f"{question} 到2035年水源涵养功能会怎样变化？", [(water[0], "")]) is None
+
+
+def test_a_figure_must_come_with_what_the_question_asks_about():
+    waste = ("到2025年，城市、县城(建成区)生活垃圾无害化处理率分别达到97%和92%。", "")
+    assert missing_figure("到2025年，全省牦牛和藏羊的存栏量目标分别是多少？", [waste]), "97% is no yak figure"
+    assert not missing_figure("到2025年县城生活垃圾无害化处理率是多少？", [waste])
+    villages = "完成400个建制村生活污水治理任务。"  # a count, where a rate is asked for
+    assert missing_unit("到2025年，全省农村生活污水治理率要达到多少？", villages) == "percentage"

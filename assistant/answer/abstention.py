@@ -27,7 +27,7 @@ UNITS = {
         FIGURE + r"(?:亿|万)?千瓦|" + FIGURE + r"(?:billion |million )?(?:kw|gw|mw|kilowatts?)",
     ),
     "percentage": (  # a rate asked for as a figure; "which measures raise the rate" asks for no figure
-        r"税率|利率|率(?:是|为|要|要求|达到|应)?多少|(?:比例|比重|占比)(?:是|为|达到)?多少|百分之多少|多少%|"
+        r"税率|利率|率(?:是|为|要|要求|达到|应){0,2}多少|(?:比例|比重|占比)(?:是|为|达到)?多少|百分之多少|多少%|"
         r"\bwhat\b[^?]*\b(?:rate|percentage)\b|\bhow (?:high|much|large)\b[^?]*\b(?:rate|share|proportion)\b",
         r"\d\s*%|百分之|percent",
     ),
@@ -45,8 +45,10 @@ CHINESE_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789
 TITLE_RE = re.compile(r"《[^》]*》")
 YEAR_RE = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 # Words that ask what a year's target is without saying what it is about ("2035年的远景是怎么描述的")
+# ("分别是多少": "respectively" only shapes the asking)
 ASKING_FOR_A_TARGET = frozenset(
-    "目标 远景 愿景 描述 情况 状态 达到 实现 预期 设想 target goal vision describe expect expected aim state".split()
+    "目标 远景 愿景 描述 情况 状态 达到 实现 预期 设想 分别 target goal vision describe expect expected aim state "
+    "respectively".split()
 )
 NAME_RE = re.compile(r"\b[A-Z][a-z]+(?:[\s-]+[A-Z][a-z]+)*\b")
 # Capitalised words that are not names of anything in a plan
@@ -118,11 +120,17 @@ FIGURE_QUESTION_RE = re.compile(
 EVIDENCE_FIGURE_RE = re.compile(r"\d|百分之|[一二三四五六七八九十百千万两]+(?:个|项|处|类|条|倍|成|座|家|亿|万)")
 
 
-def missing_figure(question: str, evidence: str) -> bool:
-    """The question asks for a quantity and the evidence states none at all (a year is a date, not one)."""
+def missing_figure(question: str, evidence: Sequence[tuple[str, str]]) -> bool:
+    """The question asks for a quantity and no evidence sentence states one together with something else
+    the question asks about (a year is a date, not a quantity; "到2025年，…垃圾无害化处理率达到97%" gives no
+    figure for 牦牛存栏量). `evidence` holds (Chinese sentence, its English or "") pairs."""
     if not FIGURE_QUESTION_RE.search(question):
         return False
-    return not EVIDENCE_FIGURE_RE.search(YEAR_RE.sub("", year_text(evidence)).replace("十四五", ""))
+    words = topic_words(question)
+    return not any(
+        EVIDENCE_FIGURE_RE.search(YEAR_RE.sub("", year_text(zh)).replace("十四五", "")) and mentions_any(zh, en, words)
+        for zh, en in evidence
+    )
 
 
 def missing_unit(question: str, evidence: str) -> str | None:
@@ -140,15 +148,21 @@ def missing_year(question: str, evidence: Sequence[tuple[str, str]]) -> str | No
     纲要》) set no target. `evidence` holds (Chinese sentence, its English or "") pairs; the Chinese is
     where the year is looked for, as renderings keep their source's years."""
     years = asked_years(question)
-    words = [
-        w
-        for w in zh_tokens(question) + en_tokens(question)
-        if len(w) >= 2 and not re.search(r"\d", w) and w not in ASKING_FOR_A_TARGET
-    ]
+    words = topic_words(question)
     for year in years:
         if not any(year in year_text(zh) and mentions_any(zh, en, words) for zh, en in evidence):
             return year
     return None
+
+
+def topic_words(question: str) -> list[str]:
+    """What a question asks about, besides a year or a figure: its words of two characters or more, without
+    digits, question words or words that only ask for a target."""
+    return [
+        w
+        for w in zh_tokens(question) + en_tokens(question)
+        if len(w) >= 2 and not re.search(r"\d", w) and w not in ASKING_FOR_A_TARGET and not QUESTION_WORD_RE.search(w)
+    ]
 
 
 def asked_years(question: str) -> list[str]:
@@ -231,7 +245,7 @@ def judge(
     unit = missing_unit(question, evidence_zh + " " + evidence_en)
     if unit:
         return Verdict(True, f"the question asks for a {unit} figure the passages do not give", "no_figure")
-    if missing_figure(question, evidence_zh):
+    if missing_figure(f"{question} {translation}", evidence):
         return Verdict(True, "the question asks for a figure the passages do not give", "no_figure")
     coverage = question_coverage(question, translation, evidence_en, evidence_zh)
     if lang == "en" and evidence_en and coverage < settings.min_english_coverage:
