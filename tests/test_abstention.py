@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from assistant.answer.abstention import (
+    Subject,
     judge,
+    missing_date,
     missing_figure,
     missing_unit,
     missing_year,
@@ -120,3 +122,24 @@ def test_a_figure_must_come_with_what_the_question_asks_about():
     assert not missing_figure("到2025年县城生活垃圾无害化处理率是多少？", [waste])
     villages = "完成400个建制村生活污水治理任务。"  # a count, where a rate is asked for
     assert missing_unit("到2025年，全省农村生活污水治理率要达到多少？", villages) == "percentage"
+
+
+def test_a_question_asking_when_needs_a_year_for_its_subject():
+    line = ("加快推进羚羊至若羌双回750千伏线路，实现青海与新疆电网互联。", "")
+    assert missing_date("羚羊至若羌双回750千伏线路计划哪一年建成投运？", [line]), "750 kV is no year"
+    dated = ("到2025年，建成羚羊至若羌双回750千伏线路。", "")
+    assert not missing_date("羚羊至若羌双回750千伏线路计划哪一年建成投运？", [dated])
+    english = (line[0], "Speed up the Lingyang–Ruoqiang double-circuit 750 kV line.")
+    assert missing_date("When is the Lingyang-Ruoqiang 750 kV line due to be completed?", [english])
+    assert not missing_date("What happens when the line is completed?", [english]), "a conjunction asks no date"
+
+
+def test_the_words_the_plans_use_everywhere_count_for_little():
+    subject = Subject.of("到2025年，全省农膜回收率要达到多少？", PLANS)
+    weights = dict(subject.words)
+    assert weights["农膜"] > weights["全省"]
+    fertiliser = ("到2025年，全省测土配方施肥覆盖率达到90%以上。", "")  # names 全省, the commonest word
+    assert missing_figure("到2025年，全省农膜回收率要达到多少？", [fertiliser], subject)
+    english = Subject.of("How many EV charging piles will Qinghai build by 2025?", PLANS, "qinghai " * 50)
+    transport = ("", "By 2025, all new buses in Qinghai will be new-energy vehicles, 100% coverage.")
+    assert missing_figure("How many EV charging piles will Qinghai build by 2025?", [transport], english)
