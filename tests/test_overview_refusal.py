@@ -119,3 +119,22 @@ def test_exemplar_vectors_are_kept_beside_the_index_and_embedded_again_when_stal
     load_or_embed_exemplars(texts, Counting(), path)
     load_or_embed_exemplars({**texts, "offtopic": ["Write a poem."]}, Counting(), path)
     assert calls == [1, 1] * 3
+
+
+def test_every_place_gets_a_sentence_before_any_gets_a_second():
+    from types import SimpleNamespace
+
+    from assistant.answer.overview import PlaceEvidence, quoted_counts
+    from assistant.models import SectionPath
+    from assistant.settings import Settings
+
+    view = SimpleNamespace(document=lambda doc_id: SimpleNamespace(title="规划"))
+    sentence = SimpleNamespace(sentence="甲" * 100)
+    places = [
+        PlaceEvidence("d", SectionPath("body", chapter=i, chapter_title="章"), 1.0, [sentence] * 2) for i in range(4)
+    ]
+    settings = Settings.load(environ={}, overview_chars=500)  # room for about four sentences with headings
+    counts = quoted_counts(places, "zh", view, settings)
+    assert counts == [2, 1, 1, 0], "the first place whole, then one sentence for each place that fits"
+    roomy = quoted_counts(places, "zh", view, Settings.load(environ={}, overview_chars=2000))
+    assert roomy == [2, 2, 2, 2], "with room enough every place shows both its sentences"

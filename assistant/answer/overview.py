@@ -14,14 +14,15 @@ from assistant.models import Hit, SectionPath
 from assistant.retrieve.query import Query
 from assistant.settings import Settings
 from assistant.text import bigram_set, en_tokens
+from assistant.text import sentences as split_sentences_of
 
 # What a topic question sounds like: it asks what the plans say, arrange or require about a subject.
 TOPIC_QUESTION_RE = re.compile(
     r"(?:有|作|做|提出|作出)了?(?:哪些|什么|何种)(?:部署|安排|措施|要求|举措|规定|考虑|任务|政策)"
     r"|(?:部署|安排|规划|要求|说|提)了?(?:什么|哪些)|怎么(?:部署|安排|说|推进|发展|做)|如何(?:部署|安排|推进|发展|保护|建设|治理)"
     r"|\bwhat (?:does|do) (?:the |each )?(?:plans?|documents?)\b.*\b(?:say|plan|propose|require|set out|lay out)\b"
-    r"|\bwhat (?:measures|steps|actions|arrangements|policies|tasks)\b|\bhow will\b|\bwhat is planned\b"
-    r"|\bwhat are the plans?\b",
+    r"|\bwhat (?:\w+ ){0,2}(?:measures|steps|actions|arrangements|policies|tasks)\b|\bhow will\b|\bwhat is planned\b"
+    r"|\bwhat are the plans?\b|\bhow (?:do|does) (?:the |each )?(?:plans?|documents?)\b",
     re.I,
 )
 
@@ -72,7 +73,11 @@ def group_places(first: list, ranked: list, query: Query, view: IndexView, setti
     places: dict[tuple[str, SectionPath], PlaceEvidence] = {}
     seen: list[set[str]] = []
 
+    quoted: set[str] = set()
+
     def take(evidence) -> None:
+        if mostly_quoted(evidence.sentence, quoted):  # a heading with a sentence quoted already
+            return
         grams = bigram_set(evidence.sentence)
         if any(len(grams & g) / max(len(grams | g), 1) >= settings.near_duplicate_jaccard for g in seen):
             return
@@ -83,6 +88,7 @@ def group_places(first: list, ranked: list, query: Query, view: IndexView, setti
             places[key] = PlaceEvidence(key[0], key[1], evidence.score, [])
         places[key].items.append(evidence)
         seen.append(grams)
+        quoted.update(split_sentences_of(evidence.sentence))
 
     relevant = [e for e in ranked if addresses(e, query, view)]
     sentences = {e.sentence for e in relevant}
@@ -96,6 +102,11 @@ def group_places(first: list, ranked: list, query: Query, view: IndexView, setti
     return list(places.values())
 
 
+def mostly_quoted(text: str, quoted: set[str]) -> bool:
+    """Is at least half of the text in sentences the overview quotes already?"""
+    return sum(len(s) for s in split_sentences_of(text) if s in quoted) * 2 >= len(text)
+
+
 def fits(place_lines: list[str], lang: str, settings: Settings) -> bool:
     text = "".join(place_lines)
     if lang == "zh":
@@ -105,27 +116,57 @@ def fits(place_lines: list[str], lang: str, settings: Settings) -> bool:
 
 def compose(places: list[PlaceEvidence], query: Query, view: IndexView, settings: Settings, render) -> tuple:
     """The overview's text and its citations: (text, cited hits, quotes). `render(evidence, n)` writes one
-    sentence with its marker in the asker's language."""
+    sentence with its marker in the asker's language. Within the length bound, every place first gets its
+    best sentence, then places get their further sentences in order: a place left out costs the reader a
+    whole part of the answer, a second sentence only a detail."""
+    shown = quoted_counts(places, query.lang, view, settings)
+    kept = [(place, place.items[:n]) for place, n in zip(places, shown) if n]
     cited: list[Hit] = []
+    for _, items in kept:
+        cited.extend(e.hit for e in items if e.hit not in cited)
+    lines = [place_line(i + 1, place, items, cited, query.lang, view, render) for i, (place, items) in enumerate(kept)]
     quotes: dict[str, list[str]] = {}
-    lines: list[str] = []
-    for place in places:
-        parts = []
-        for evidence in place.items:
-            if evidence.hit not in cited:
-                cited.append(evidence.hit)
-            parts.append(render(evidence, cited.index(evidence.hit) + 1))
-        separator, joiner = ("：", "") if query.lang == "zh" else (": ", " ")
-        line = f"{len(lines) + 1}. {place_heading(place, query.lang, view)}{separator}{joiner.join(parts)}"
-        if lines and not fits([*lines, line], query.lang, settings):
-            continue  # a shorter place further down may still fit
-        lines.append(line)
-        for evidence in place.items:
+    for _, items in kept:
+        for evidence in items:
             quotes.setdefault(evidence.hit.chunk.id, []).append(evidence.sentence)
-    cited = [h for h in cited if h.chunk.id in quotes]
-    opening = wording.overview_opening(query.lang, len(lines))
-    text = opening + "\n" + "\n".join(lines)
+    text = wording.overview_opening(query.lang, len(lines)) + "\n" + "\n".join(lines)
     return text, cited, ["".join(quotes[h.chunk.id]) for h in cited]
+
+
+def quoted_counts(places: list[PlaceEvidence], lang: str, view: IndexView, settings: Settings) -> list[int]:
+    """How many of each place's sentences the overview quotes. The first place, which holds the best
+    answer, is shown whole; then one sentence for every further place that fits (a longer one is skipped
+    for shorter ones further down); then one more at a time, in place order, while the text fits."""
+    if not places:
+        return []
+    counts = [len(places[0].items)] + [0] * (len(places) - 1)
+    for size in range(1, max(len(p.items) for p in places) + 1):
+        for i, place in enumerate(places):
+            trial = [*counts[:i], size, *counts[i + 1 :]]
+            grows = counts[i] == size - 1 and len(place.items) >= size
+            if grows and fits(draft_lines(places, trial, lang, view), lang, settings):
+                counts[i] = size
+    return counts
+
+
+def draft_lines(places: list[PlaceEvidence], counts: list[int], lang: str, view: IndexView) -> list[str]:
+    """The places' lines with that many sentences each, in the asker's language where it is known (markers
+    left out: they do not change the length by much)."""
+    return [
+        place_heading(place, lang, view) + " ".join(sentence_text(e, lang, view) for e in place.items[:n])
+        for place, n in zip(places, counts)
+        if n
+    ]
+
+
+def sentence_text(evidence, lang: str, view: IndexView) -> str:
+    return evidence.sentence if lang == "zh" else view.rendering_of_text(evidence.sentence) or evidence.sentence
+
+
+def place_line(number: int, place: PlaceEvidence, items: list, cited: list[Hit], lang: str, view, render) -> str:
+    separator, joiner = ("：", "") if lang == "zh" else (": ", " ")
+    parts = [render(evidence, cited.index(evidence.hit) + 1) for evidence in items]
+    return f"{number}. {place_heading(place, lang, view)}{separator}{joiner.join(parts)}"
 
 
 def place_heading(place: PlaceEvidence, lang: str, view: IndexView) -> str:
