@@ -41,7 +41,10 @@ class Settings:
     )
     embedder_timeout: float = field(default=30.0, metadata={"doc": "seconds before a request to that server fails"})
     embed_batch_size: int = field(default=32, metadata={"doc": "texts per embedding call"})
-    threads: int = field(default=0, metadata={"doc": "embedder threads (0: library default)"})
+    threads: int = field(
+        default=0,
+        metadata={"doc": "embedder and local LLM threads (0: the embedder's default; every core for the LLM)"},
+    )
     query_batch_size: int = field(
         default=1,  # off: with the server's 2 answer threads batches do not form (README, HTTP API)
         metadata={"doc": "most questions embedded in one call when several wait at once (1: off; 32 when on)"},
