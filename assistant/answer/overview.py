@@ -4,6 +4,7 @@ informative sentences, cited; bounded in length by the settings."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -39,6 +40,7 @@ class PlaceEvidence:
     path: SectionPath
     score: float
     items: list  # Evidence (hit, sentence, score), in the order they are quoted
+    answering: int = 0  # how many of the first items are the first answer's (the direct answer), shown whole
 
 
 # Words of the question's frame, not of its subject ("what do the plans say about …", "规划对…")
@@ -95,11 +97,12 @@ def group_places(first: list, ranked: list, query: Query, view: IndexView, setti
     for evidence in first:
         if evidence.sentence in sentences:  # the best-scoring sentence may match only the frame (措施)
             take(evidence)
+    answering = {key: len(place.items) for key, place in places.items()}
     for evidence in sorted(relevant, key=lambda e: (e.hit.rank, -e.score)):
         key = (evidence.hit.chunk.doc_id, evidence.hit.chunk.path)
         if key not in places or len(places[key].items) < settings.overview_sentences_per_place:
             take(evidence)
-    return list(places.values())
+    return [dataclasses.replace(place, answering=answering.get(key, 0)) for key, place in places.items()]
 
 
 def mostly_quoted(text: str, quoted: set[str]) -> bool:
@@ -134,12 +137,14 @@ def compose(places: list[PlaceEvidence], query: Query, view: IndexView, settings
 
 
 def quoted_counts(places: list[PlaceEvidence], lang: str, view: IndexView, settings: Settings) -> list[int]:
-    """How many of each place's sentences the overview quotes. The first place, which holds the best
-    answer, is shown whole; then one sentence for every further place that fits (a longer one is skipped
-    for shorter ones further down); then one more at a time, in place order, while the text fits."""
+    """How many of each place's sentences the overview quotes. The first answer's sentences, the direct
+    answer, are shown whole (and the first place at least once); then one sentence for every further place
+    that fits (a longer one is skipped for shorter ones further down); then one more at a time, in place
+    order, while the text fits."""
     if not places:
         return []
-    counts = [len(places[0].items)] + [0] * (len(places) - 1)
+    counts = [place.answering for place in places]
+    counts[0] = max(counts[0], 1)
     for size in range(1, max(len(p.items) for p in places) + 1):
         for i, place in enumerate(places):
             trial = [*counts[:i], size, *counts[i + 1 :]]
