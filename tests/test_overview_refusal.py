@@ -3,6 +3,7 @@ answers that quote what the plans do say, and refusals of what the plans do not 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -130,11 +131,16 @@ def test_every_place_gets_a_sentence_before_any_gets_a_second():
 
     view = SimpleNamespace(document=lambda doc_id: SimpleNamespace(title="规划"))
     sentence = SimpleNamespace(sentence="甲" * 100)
+    chapters = [SectionPath("body", chapter=i, chapter_title="章") for i in range(4)]
+    # the first answer's two sentences are both in the first place
     places = [
-        PlaceEvidence("d", SectionPath("body", chapter=i, chapter_title="章"), 1.0, [sentence] * 2) for i in range(4)
+        PlaceEvidence("d", path, 1.0, [sentence] * 2, answering=2 if i == 0 else 0) for i, path in enumerate(chapters)
     ]
     settings = Settings.load(environ={}, overview_chars=500)  # room for about four sentences with headings
     counts = quoted_counts(places, "zh", view, settings)
-    assert counts == [2, 1, 1, 0], "the first place whole, then one sentence for each place that fits"
+    assert counts == [2, 1, 1, 0], "the first answer whole, then one sentence for each place that fits"
+    places[1] = dataclasses.replace(places[1], answering=2)  # a first answer spanning two places stays whole
+    assert quoted_counts(places, "zh", view, settings)[:2] == [2, 2]
+    places[1] = dataclasses.replace(places[1], answering=0)
     roomy = quoted_counts(places, "zh", view, Settings.load(environ={}, overview_chars=2000))
     assert roomy == [2, 2, 2, 2], "with room enough every place shows both its sentences"
