@@ -291,3 +291,13 @@ def test_a_year_in_the_question_picks_the_sentence_that_states_it(real_assistant
     answer = real_assistant.ask(question)  # without the year's weight: sentences about other years, abstained
     assert not answer.abstained
     assert any("2020" in c.quote and "97.2%" in c.quote for c in answer.citations)
+
+
+def test_each_part_of_a_two_part_question_gets_its_sentence(real_assistant):
+    # the best sentence for the second part may be one the first choice holds already: the next one is taken
+    answer = real_assistant.ask(
+        "Which upper Yellow River hydropower stations are being pushed into construction, "
+        "and which are still at the preliminary study stage?"
+    )
+    cited = "".join(c.quote for c in answer.citations)
+    assert "玛尔挡" in cited and "茨哈峡" in cited, answer.text

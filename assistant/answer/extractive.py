@@ -107,6 +107,10 @@ class SentencePicker:
         return text
 
 
+def overlapping(a: Evidence, b: Evidence) -> bool:
+    return a.sentence in b.sentence or b.sentence in a.sentence
+
+
 def word_overlap(text: str, wanted: set[str]) -> float:
     if not wanted:
         return 0.0
@@ -196,9 +200,12 @@ class ExtractiveGenerator:
             budget=s.list_answer_chars if asks_list else s.answer_chars,
         )
         for part in question_parts(query):
-            best = self.picker.pick(part, hits)[:1]
-            if best and not any(best[0].sentence in e.sentence or e.sentence in best[0].sentence for e in chosen):
-                chosen.append(best[0])
+            # the part's best sentence not chosen yet, if it scores near the part's best ("…, and which
+            # are still at the preliminary stage?": the first choice may hold the first part's answer)
+            ranked = self.picker.pick(part, hits)
+            fresh = [e for e in ranked if not any(overlapping(e, c) for c in chosen)]
+            if fresh and fresh[0].score >= ranked[0].score - s.answer_margin:
+                chosen.append(fresh[0])
         return chosen
 
     def render(self, query: Query, evidence: Evidence, n: int) -> str:
