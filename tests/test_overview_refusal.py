@@ -144,3 +144,21 @@ def test_every_place_gets_a_sentence_before_any_gets_a_second():
     places[1] = dataclasses.replace(places[1], answering=0)
     roomy = quoted_counts(places, "zh", view, Settings.load(environ={}, overview_chars=2000))
     assert roomy == [2, 2, 2, 2], "with room enough every place shows both its sentences"
+
+
+@pytest.mark.parametrize(
+    "question, overview",
+    [
+        ("规划对盐湖产业有哪些部署？", True),
+        ("What does Qinghai intend to do to promote Tibetan medicine?", True),
+        ("What protection measures are planned for Qinghai Lake?", True),
+        ("How do the plans tackle heavy metal pollution?", True),
+        ("What will be done by 2025?", False),
+        ("What is the 2025 target for forest coverage?", False),
+        ("到2025年森林覆盖率要达到多少？", False),
+    ],
+)
+def test_which_questions_ask_for_an_overview(question, overview):
+    from assistant.answer.overview import TOPIC_QUESTION_RE
+
+    assert bool(TOPIC_QUESTION_RE.search(question)) is overview

@@ -23,7 +23,8 @@ TOPIC_QUESTION_RE = re.compile(
     r"|(?:部署|安排|规划|要求|说|提)了?(?:什么|哪些)|怎么(?:部署|安排|说|推进|发展|做)|如何(?:部署|安排|推进|发展|保护|建设|治理)"
     r"|\bwhat (?:does|do) (?:the |each )?(?:plans?|documents?)\b.*\b(?:say|plan|propose|require|set out|lay out)\b"
     r"|\bwhat (?:\w+ ){0,2}(?:measures|steps|actions|arrangements|policies|tasks)\b|\bhow will\b|\bwhat is planned\b"
-    r"|\bwhat are the plans?\b|\bhow (?:do|does) (?:the |each )?(?:plans?|documents?)\b",
+    r"|\bwhat are the plans?\b|\bhow (?:do|does) (?:the |each )?(?:plans?|documents?)\b"
+    r"|\bwhat (?:does|do|will) [\w' ]{1,40}? (?:intend|plan|aim|want) to do\b|\bwhat will [\w' ]{1,40}? do\b",
     re.I,
 )
 
