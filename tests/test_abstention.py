@@ -112,8 +112,12 @@ def test_an_english_question_with_a_translation_is_also_judged_on_the_chinese_si
 def test_a_year_is_looked_for_with_the_translations_words():
     water = ("到2035年，区域水源涵养功能明显提升。", "By 2035, the region's water retention will rise.")
     question = "By 2035, how will water conservation change?"
-    assert missing_year(question, [(water[0], "")]) == "2035", "no English word of the question in the Chinese"
+    # no translation, no rendering: the subject cannot be compared, so the year alone decides
+    assert missing_year(question, [(water[0], "")]) is None
+    assert missing_year(question.replace("2035", "2030"), [(water[0], "")]) == "2030"
     assert missing_year(f"{question} 到2035年水源涵养功能会怎样变化？", [(water[0], "")]) is None
+    unrelated = f"{question} 到2035年旅游人次会怎样变化？"  # the translation names another subject
+    assert missing_year(unrelated, [(water[0], "")]) == "2035"
 
 
 def test_a_figure_must_come_with_what_the_question_asks_about():

@@ -143,6 +143,20 @@ def test_without_a_translator_the_answer_says_why_it_quotes_chinese(folders, emb
     assert not drafts_file(folders).exists()
 
 
+def test_without_a_translator_nothing_unread_counts_against_an_answer(folders, embedder):
+    """With no rendering and no translation, an English question's words cannot be read against the plan:
+    a year the evidence states is enough, and an overview keeps the places retrieval found, each quoted
+    in Chinese with the reason."""
+    assistant = assistant_for(folders, embedder, translator="none")
+    dated = assistant.ask("Which water source areas must meet the standard by 2025?")
+    assert not dated.abstained and "100%" in dated.text
+    overview = assistant.ask("What do the plans say about protecting water sources?")
+    assert overview.kind == "overview" and not overview.abstained and overview.citations
+    assert any("no English rendering exists yet" in n for n in overview.notes)
+    undated = assistant.ask("Which water source areas must meet the standard by 2031?")
+    assert undated.abstained, "a year the plan never states still abstains"
+
+
 def test_a_translator_that_is_down_costs_the_english_not_the_answer(folders, embedder):
     with StubLLM() as down:
         url = down.base_url

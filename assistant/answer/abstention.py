@@ -216,16 +216,16 @@ class Subject:
 
     def named_in(self, zh: str, en: str, share: float) -> bool:
         """Does the sentence (or its English) hold more than `share` of the words' weight, counted on each
-        language's side? A question of nothing but a year or a figure asks about whatever it says. An
-        English question with no translation, read against a sentence with no rendering, finds nothing."""
-        if not self.words:
-            return True
+        language's side? A question of nothing but a year or a figure asks about whatever it says. With no
+        side to compare (an English question without a translation, a sentence without a rendering) it
+        cannot tell, and does not count against the sentence, as the refusal model does not decide then."""
         english = set(en_tokens(en))
         sides = [
             [(weight, w in zh) for w, weight in self.words if HAN_RE.search(w)],
             [(weight, w in english) for w, weight in self.words if en and not HAN_RE.search(w)],
         ]
-        return any(side_share(side) > share for side in sides if side)
+        sides = [side for side in sides if side]
+        return not sides or any(side_share(side) > share for side in sides)
 
 
 def rarity(word: str, corpus: str) -> float:

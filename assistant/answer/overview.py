@@ -65,6 +65,8 @@ def addresses(evidence, query: Query, view: IndexView) -> bool:
         return any(w in evidence.sentence for w in subject_words(query))
     rendering = set(en_tokens(view.rendering_of_text(evidence.sentence) or ""))
     chinese = [*query.zh_terms, *(subject_words(query, "zh") if query.translation else [])]
+    if not rendering and not chinese:
+        return True  # nothing to read the sentence against: retrieval's judgement stands
     return any(w in rendering for w in subject_words(query)) or any(t in evidence.sentence for t in chinese)
 
 
