@@ -324,12 +324,11 @@ class LlamaServer:
     """llama-cpp-python's OpenAI-compatible server on loopback, as a subprocess."""
 
     def __init__(self, gguf: Path, settings: Settings, log_file: Path) -> None:
-        import multiprocessing
-
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
-        threads = settings.threads or max(multiprocessing.cpu_count() // 2, 1)  # as `local_llama`'s Llama
-        from assistant.answer.llm import LLAMA_STATE_CACHE_BYTES, LLAMACPP_BATCH
+        from assistant.answer.llm import LLAMA_STATE_CACHE_BYTES, LLAMACPP_BATCH, llama_threads
+
+        threads = llama_threads(settings)  # as `local_llama`'s Llama
 
         self.command = [
             sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
