@@ -141,3 +141,4 @@ class Answer:
     timings_ms: dict[str, float]
     notes: tuple[str, ...] = ()
     kind: str = "fact"  # "overview" | "fact" | "list" | "abstained"
+    cached: bool = False  # given again from the answer cache (timings are then the lookup's)

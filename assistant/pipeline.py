@@ -14,6 +14,7 @@ import numpy as np
 
 from assistant import wording
 from assistant.answer.abstention import Verdict, judge
+from assistant.answer.answer_cache import AnswerCache
 from assistant.answer.citations import check_answer, make_citations
 from assistant.answer.generators import AnswerContext, Draft, Generator, TokenSink, make_generator
 from assistant.answer.refusal import (
@@ -168,11 +169,16 @@ class Assistant:
         the check rejects it)."""
         started = time.perf_counter()
         text, notes = self.clean_question(question)
+        mode = mode or self.settings.generator
+        doc_id = self.resolve_doc(doc)
+        key = (text, mode, doc_id, top_k or self.settings.top_k, self.view.rendering_count)
+        if (kept := self.answer_cache.get(key)) is not None:
+            total = round((time.perf_counter() - started) * 1000, 2)
+            return dataclasses.replace(kept, cached=True, timings_ms={"retrieve": 0.0, "generate": 0.0, "total": total})
         query = self.prepare(text)
         depth = max(top_k or self.settings.top_k, self.settings.min_answer_passages)
-        hits = self.retriever.search(query, depth, Filters(self.resolve_doc(doc)))
+        hits = self.retriever.search(query, depth, Filters(doc_id))
         retrieved = time.perf_counter()
-        mode = mode or self.settings.generator
         extractive = self.generator("extractive").draft(query, hits)
         refusal = self.refusal(query, hits, extractive)
         if refusal is not None:  # decided before any generator (an LLM) is asked
@@ -188,7 +194,24 @@ class Assistant:
             "generate": round((done - retrieved) * 1000, 1),
             "total": round((done - started) * 1000, 1),
         }
-        return Answer(**{**answer.__dict__, "timings_ms": timings})
+        answer = dataclasses.replace(answer, timings_ms=timings)
+        if self.complete(answer, mode):
+            self.answer_cache.put(key, answer)
+        return answer
+
+    def complete(self, answer: Answer, mode: str) -> bool:
+        """Whether an answer is one to give again: not one an outage may have cut short, which the next ask
+        should retry. An LLM mode that fell back to the extractive answer (the model down, or its draft
+        rejected), or an English answer quoting sentences a configured translator left without English."""
+        if answer.mode != mode and not answer.abstained:
+            return False
+        if answer.lang != "en" or not self.translator.configured:
+            return True
+        return all(self.view.rendering(s) for c in answer.citations for s in sentences(c.quote))
+
+    @cached_property
+    def answer_cache(self) -> AnswerCache:
+        return AnswerCache(self.settings.answer_cache_size)
 
     def checked_draft(
         self,

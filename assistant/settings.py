@@ -93,6 +93,10 @@ class Settings:
     # Answering
     generator: str = field(default="extractive", metadata={"doc": "extractive | openai | llamacpp"})
     max_question_chars: int = field(default=2000, metadata={"doc": "longer questions are truncated"})
+    # ~12 KB an answer (its passages are the index's own): 352 answers kept cost ~4 MB in load_api.py.
+    answer_cache_size: int = field(
+        default=1024, metadata={"doc": "answers kept for questions asked again (0: off); emptied by a re-index"}
+    )
     # An answer reads from at least this many passages, and lists them all as the closest ones.
     min_answer_passages: int = field(default=10, metadata={"doc": "passages retrieved for an answer, at least"})
     # Sentence picking (extractive answers, llamacpp excerpts): a sentence's score is its embedding
@@ -178,6 +182,10 @@ class Settings:
         default="", metadata={"doc": "example questions, separated by |  (default: made from the documents' titles)"}
     )
     host: str = field(default="127.0.0.1", metadata={"doc": "address the web app binds"})
+    # Gradio keeps each session's state (~50 KB here) up to a capacity of 10,000 by default, and every call
+    # of the page's API from a script is a new session: 10,000 page-API calls grew the server by ~500 MB
+    # (benchmarks/load_api.py). Evicting the oldest idle session costs its tab only the language choice.
+    page_sessions: int = field(default=1000, metadata={"doc": "page sessions whose state the web app keeps"})
     admin_token: str = field(default="", metadata={"doc": "token for uploads and deletions over HTTP; empty: off"})
     max_upload_mb: float = field(default=50.0, metadata={"doc": "largest plan file accepted by upload, in MB"})
     max_pdf_pages: int = field(default=1500, metadata={"doc": "a PDF with more pages is refused"})

@@ -6,6 +6,7 @@ injection, loopback, CORS). Also: the index build skips a second file with the s
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import select
@@ -128,12 +129,25 @@ def test_ask_is_exactly_the_cli_json_contract(api, real_assistant):
     got = response.json()
     expected = answer_json(real_assistant.view, real_assistant.ask(PV_ZH))
     assert set(got) == set(expected) == set(AnswerOut.model_fields)
-    assert {k: v for k, v in got.items() if k != "timings_ms"} == {
-        k: v for k, v in expected.items() if k != "timings_ms"
+    assert {k: v for k, v in got.items() if k not in ("timings_ms", "cached")} == {
+        k: v for k, v in expected.items() if k not in ("timings_ms", "cached")
     }
-    assert set(got["timings_ms"]) == {"retrieve", "generate", "total"}
+    assert set(got["timings_ms"]) == {"retrieve", "generate", "total"} and expected["cached"]
     AnswerOut.model_validate(got)  # the documented schema (/docs) describes what is sent
     assert "35亿千瓦" in got["answer"] and "[1]" in got["answer"]
+
+
+def test_the_page_keeps_a_bounded_number_of_sessions(api, real_assistant):
+    """Every call of the page's API from a script is a Gradio session of its own, kept in memory up to a
+    capacity (Gradio's default of 10,000 let 10,000 calls grow the server by ~500 MB)."""
+    inputs = {"data": [PV_ZH, "*", "extractive", 10]}
+    event = httpx.post(f"{api}/gradio_api/call/ask", json=inputs, timeout=60).json()["event_id"]
+    stream = httpx.get(f"{api}/gradio_api/call/ask/{event}", timeout=60).text
+    event_line, data_line = stream.strip().splitlines()[:2]
+    assert event_line == "event: complete" and "35亿千瓦" in json.loads(data_line.removeprefix("data:"))[0]["answer"]
+    app = create_app(real_assistant, real_assistant.settings.with_(page_sessions=7))
+    (page,) = [r.app for r in app.routes if hasattr(getattr(r, "app", None), "state_holder")]
+    assert page.state_holder.capacity == 7
 
 
 def test_search_documents_outline_and_health(api, real_assistant):

@@ -142,6 +142,11 @@ class IndexView:
         them with the passages. The only thing about a view that changes."""
         self._renderings.update({zh.strip(): en for zh, en in renderings.items() if zh.strip() and en})
 
+    @property
+    def rendering_count(self) -> int:
+        """How many sentences and titles have English: grows as renderings are learned."""
+        return len(self._renderings)
+
     def english_title(self, doc_id: str) -> str:
         """A plan's English title: curated, else a rendering of its Chinese title; "" if neither."""
         doc = self.document(doc_id)

@@ -333,4 +333,5 @@ def serve(assistant: Assistant, host: str, port: int, block: bool = True):
         show_error=True,
         css=CARD_CSS,
         footer_links=[],
+        state_session_capacity=assistant.settings.page_sessions,
     )

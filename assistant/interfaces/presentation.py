@@ -92,6 +92,7 @@ def answer_json(view: IndexView, answer: Answer) -> dict[str, Any]:
             for h in answer.hits
         ],
         "timings_ms": answer.timings_ms,
+        "cached": answer.cached,
         "notes": list(answer.notes),
     }
 

@@ -166,6 +166,7 @@ class AnswerOut(BaseModel):
     citations: list[CitationOut]
     passages: list[PassageOut]
     timings_ms: dict[str, float]
+    cached: bool = Field(description="given again from the answer cache: the same question asked before")
     notes: list[str]
 
 
@@ -993,6 +994,7 @@ def create_app(assistant: Assistant, settings: Settings) -> FastAPI:
 
     page = build_app(PageAssistant(live))  # type: ignore[arg-type]  # duck-typed: see PageAssistant
     page.queue(default_concurrency_limit=PAGE_CONCURRENCY)
+    page.state_session_capacity = settings.page_sessions  # what `launch` would set; mounting reads it
     return gr.mount_gradio_app(
         app,
         page,
