@@ -150,6 +150,8 @@ def test_every_place_gets_a_sentence_before_any_gets_a_second():
     "question, overview",
     [
         ("规划对盐湖产业有哪些部署？", True),
+        ("规划对草原保护有哪些主要措施？", True),  # a qualifier between 哪些 and what is asked for
+        ("示范区建设具体包括哪些项目？", False),
         ("What does Qinghai intend to do to promote Tibetan medicine?", True),
         ("What protection measures are planned for Qinghai Lake?", True),
         ("How do the plans tackle heavy metal pollution?", True),

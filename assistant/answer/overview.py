@@ -19,7 +19,7 @@ from assistant.text import sentences as split_sentences_of
 
 # What a topic question sounds like: it asks what the plans say, arrange or require about a subject.
 TOPIC_QUESTION_RE = re.compile(
-    r"(?:有|作|做|提出|作出)了?(?:哪些|什么|何种)(?:部署|安排|措施|要求|举措|规定|考虑|任务|政策)"
+    r"(?:有|作|做|提出|作出)了?(?:哪些|什么|何种)(?:具体|主要|重点|重要|相关)?(?:部署|安排|措施|要求|举措|规定|考虑|任务|政策)"
     r"|(?:部署|安排|规划|要求|说|提)了?(?:什么|哪些)|怎么(?:部署|安排|说|推进|发展|做)|如何(?:部署|安排|推进|发展|保护|建设|治理)"
     r"|\bwhat (?:does|do) (?:the |each )?(?:plans?|documents?)\b.*\b(?:say|plan|propose|require|set out|lay out)\b"
     r"|\bwhat (?:\w+ ){0,2}(?:measures|steps|actions|arrangements|policies|tasks)\b|\bhow will\b|\bwhat is planned\b"
