@@ -204,7 +204,14 @@ def test_dataset_evidence_is_verbatim(name, size, balanced):
         assert sum(q.lang == "zh" for q in questions) == sum(q.lang == "en" for q in questions)
 
 
-DEV_SETS = ("dev.jsonl", "dev_more.jsonl", "topics_dev.jsonl", "unanswerable_dev.jsonl", "offtopic_dev.jsonl")
+DEV_SETS = (
+    "dev.jsonl",
+    "dev_more.jsonl",
+    "topics_dev.jsonl",
+    "unanswerable_dev.jsonl",
+    "unanswerable_dev2.jsonl",
+    "offtopic_dev.jsonl",
+)
 HELDOUT_SETS = ("heldout.jsonl", "heldout2.jsonl", "topics_heldout.jsonl", "offtopic_heldout.jsonl")
 
 
