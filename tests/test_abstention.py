@@ -9,7 +9,6 @@ from assistant.answer.abstention import (
     judge,
     missing_date,
     missing_figure,
-    missing_name,
     missing_unit,
     missing_year,
     unknown_english_names,
@@ -148,35 +147,3 @@ def test_the_words_the_plans_use_everywhere_count_for_little():
     english = Subject.of("How many EV charging piles will Qinghai build by 2025?", PLANS, "qinghai " * 50)
     transport = ("", "By 2025, all new buses in Qinghai will be new-energy vehicles, 100% coverage.")
     assert missing_figure("How many EV charging piles will Qinghai build by 2025?", [transport], english)
-
-
-def test_a_question_for_a_place_or_an_organisation_needs_one_named_for_its_subject():
-    lead = ("示范基地建设工程。", "Demonstration base construction project.")
-    where = ("在三江源、黄河流域等典型气候脆弱区，实施适应气候变化行动。", "")
-    question = "示范基地建设工程设在哪个地区？"
-    assert missing_name(question, [lead]) == "place"
-    assert missing_name(question, [lead, where]) == "", "the sentence after the lead names the places"
-    park = ("联合行业头部企业，在省内选址建设低碳产业园。", "")
-    assert missing_name("低碳产业园由哪家企业牵头建设？", [park]) == "organisation", "头部企业 names no firm"
-    office = ("省生态环境厅每年向省政府报告低碳产业园建设进展情况。", "")
-    assert missing_name("低碳产业园由哪个部门负责？", [park, office]) == ""
-    assert missing_name("产业生态化主要卡在哪里？", [park]) == "", "卡在哪里 asks why, not where"
-    english = ("开展压缩空气储能试点。", "Carry out compressed-air energy storage pilots.")
-    assert missing_name("Where will the compressed-air energy storage pilot be built?", [english]) == "place"
-    assert missing_name("Which agency runs the compressed-air energy storage pilot?", [english]) == "organisation"
-
-
-@pytest.mark.parametrize(
-    "question, asks",
-    [
-        ("How large a reserve will the fund hold?", True),
-        ("What annual output value should the industry reach?", True),
-        ("规划的输电能力有多大？", True),
-        ("How often does the department report?", False),  # answered in words: 每年
-        ("By 2025, how far along should the base be?", False),
-    ],
-)
-def test_which_questions_ask_for_a_quantity(question, asks):
-    from assistant.answer.abstention import FIGURE_QUESTION_RE
-
-    assert bool(FIGURE_QUESTION_RE.search(question)) is asks
