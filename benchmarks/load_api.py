@@ -10,8 +10,9 @@ users, time and per-request wait; stops by itself.
 
 `--questions dev` cycles the 96 questions of eval/dev.jsonl, so that after the first round every question is
 one asked before (as on a portal, where users ask the same things); `all` shuffles every distinct question of
-every eval/*.jsonl set (341), so that most requests in 60 s are first asks. Answers the server's answer cache
-gave (`"cached": true`) are counted, and the latencies of the others are reported apart.
+every eval/*.jsonl set (341 when the README's table was measured), so that most requests in 60 s are first
+asks. Answers the server's answer cache gave (`"cached": true`) are counted, and the latencies of the others
+are reported apart.
 """
 
 from __future__ import annotations
