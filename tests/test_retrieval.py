@@ -188,7 +188,13 @@ def test_dev_set_retrieval_floor(real_assistant, record_property):
 
 @pytest.mark.parametrize(
     "name, size, balanced",
-    [("dev.jsonl", 80, True), ("heldout.jsonl", 40, True), ("heldout2.jsonl", 50, True), ("dev_more.jsonl", 40, False)],
+    [
+        ("dev.jsonl", 80, True),
+        ("heldout.jsonl", 40, True),
+        ("heldout2.jsonl", 50, True),
+        ("dev_more.jsonl", 40, False),
+        ("dev_en.jsonl", 33, False),
+    ],
 )
 def test_dataset_evidence_is_verbatim(name, size, balanced):
     questions, problems = load_dataset(PROJECT_ROOT / "eval" / name)
@@ -199,7 +205,7 @@ def test_dataset_evidence_is_verbatim(name, size, balanced):
     for q in questions:
         for evidence in q.evidence:
             assert evidence in by_doc[q.doc_id] if q.doc_id else any(evidence in t for t in texts.values()), q.id
-    assert {q.lang for q in questions} == {"zh", "en"}
+    assert {q.lang for q in questions} == ({"en"} if name == "dev_en.jsonl" else {"zh", "en"})
     if balanced:
         assert sum(q.lang == "zh" for q in questions) == sum(q.lang == "en" for q in questions)
 
@@ -207,6 +213,7 @@ def test_dataset_evidence_is_verbatim(name, size, balanced):
 DEV_SETS = (
     "dev.jsonl",
     "dev_more.jsonl",
+    "dev_en.jsonl",
     "topics_dev.jsonl",
     "unanswerable_dev.jsonl",
     "unanswerable_dev2.jsonl",
