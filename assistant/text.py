@@ -131,10 +131,21 @@ def _jieba():
     return jieba
 
 
+# A year in Chinese numerals (二〇三五年): plans write their long-range goals this way
+CHINESE_YEAR_RE = re.compile(r"[〇零一二三四五六七八九]{4}(?=年)")
+CHINESE_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
+
+
+def arabic_years(text: str) -> str:
+    """The text with years in Chinese numerals written in digits (二〇三五年 -> 2035年), as questions write them."""
+    return CHINESE_YEAR_RE.sub(lambda m: m.group(0).translate(CHINESE_DIGITS), text)
+
+
 def zh_tokens(text: str) -> list[str]:
-    """Content words of a Chinese (or mixed) text, lower-cased, without punctuation and stopwords."""
+    """Content words of a Chinese (or mixed) text, lower-cased, without punctuation and stopwords; years in
+    digits (a question's "2035" finds a plan's 二〇三五年)."""
     tokens = []
-    for token in _jieba().lcut(text.lower()):
+    for token in _jieba().lcut(arabic_years(text).lower()):
         token = token.strip()
         if not token or token in ZH_STOPWORDS or not re.search(r"[\w]", token):
             continue

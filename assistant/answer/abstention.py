@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from assistant.settings import Settings
-from assistant.text import en_tokens, zh_tokens
+from assistant.text import arabic_years, en_tokens, zh_tokens
 
 # Quantities a question may ask for, and what evidence giving one looks like (a figure with its unit).
 FIGURE = r"\d[\d.,]*\s*"
@@ -41,8 +41,6 @@ SPECIFIC_POS = {"ns", "nr", "nz", "nt", "j"}  # place, person, other proper noun
 # Words about asking or about the documents' own structure are never what a question is about.
 QUESTION_WORD_RE = re.compile(r"哪|什么|多少|几|怎么|怎样|如何|是否|为何|为什么")
 STRUCTURE_WORDS = frozenset({"名词解释", "专栏", "附件", "章节", "目录", "前言", "规划", "规划文件"})
-CHINESE_YEAR_RE = re.compile(r"[〇零一二三四五六七八九]{4}(?=年)")
-CHINESE_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
 TITLE_RE = re.compile(r"《[^》]*》")
 YEAR_RE = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 # Words that ask what a year's target is without saying what it is about ("2035年的远景是怎么描述的")
@@ -197,8 +195,7 @@ def asked_years(question: str) -> list[str]:
 
 def year_text(zh: str) -> str:
     """Chinese text with document titles removed and years in Chinese numerals written in digits."""
-    text = TITLE_RE.sub("", zh)
-    return CHINESE_YEAR_RE.sub(lambda m: m.group(0).translate(CHINESE_DIGITS), text)
+    return arabic_years(TITLE_RE.sub("", zh))
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from assistant.text import en_tokens, sentences, zh_tokens
 log = logging.getLogger(__name__)
 
 # Bump when parsing, recovery or chunking change what a document turns into.
-PIPELINE_VERSION = "2026-11-26.5"
+PIPELINE_VERSION = "2026-12-08.1"
 # Documents prepared at once on threads, ahead of the writer. Two overlap one document's Python work (parsing,
 # recovery, jieba) with the other's embedding: 20.6 s instead of 36.1 s for 4 plans on two cores
 # (benchmarks/bench_ingest_memory.py --parallel); one alone gains nothing, as writing is cheap.
