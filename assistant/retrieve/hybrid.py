@@ -111,6 +111,7 @@ class HybridRetriever:
         rankings["bm25"] = searcher.lexical(zh_query, s.bm25_depth, filters, "zh")
         if query.lang == "en" and s.use_renderings:
             rankings["bm25_en"] = searcher.lexical(en_tokens(query.search_text), s.bm25_depth, filters, "en")
+        if query.lang == "en" and s.use_renderings and s.english_dense:
             # the English question as written: the Chinese side embeds it with the glossary's Chinese terms
             # added; reusing that vector here saves ~27 ms a question but ranked worse on the held-out set
             english_vector = self.query_vector(query.search_text)
