@@ -11,6 +11,7 @@ from assistant.answer.abstention import (
     missing_figure,
     missing_unit,
     missing_year,
+    states_figure,
     unknown_english_names,
     unknown_terms,
 )
@@ -126,6 +127,14 @@ def test_a_figure_must_come_with_what_the_question_asks_about():
     assert not missing_figure("到2025年县城生活垃圾无害化处理率是多少？", [waste])
     villages = "完成400个建制村生活污水治理任务。"  # a count, where a rate is asked for
     assert missing_unit("到2025年，全省农村生活污水治理率要达到多少？", villages) == "percentage"
+
+
+def test_counts_in_chinese_words_are_figures_and_one_per_each_is_not():
+    assert states_figure("到2025年，完成一轮土壤和地下水污染状况排查整治。")
+    assert states_figure("开展生态文明建设“百镇千村”示范创建。")
+    assert not states_figure("推行一户一岗，带动群众参与管护。"), "one post per household, not a count"
+    assert not states_figure("形成一批典型经验。"), "a batch of: no figure"
+    assert not states_figure("到2025年，推进“十四五”规划实施。"), "a year and the period's name are no figure"
 
 
 def test_a_question_asking_when_needs_a_year_for_its_subject():

@@ -128,7 +128,11 @@ DATE_QUESTION_RE = re.compile(
     re.I,
 )
 # A figure in the evidence: digits, a percentage in words, or a Chinese numeral with a measure word
-EVIDENCE_FIGURE_RE = re.compile(r"\d|百分之|[一二三四五六七八九十百千万两]+(?:个|项|处|类|条|倍|成|座|家|亿|万)")
+EVIDENCE_FIGURE_RE = re.compile(
+    r"\d|百分之|[一二三四五六七八九十百千万两]+(?:个|项|处|类|条|倍|成|座|家|亿|万|轮|户|所|名|镇|村)"
+)
+# "One X, one Y" (一户一岗, 一河一策, 一企一库) says "for each X", not how many.
+PER_EACH_RE = re.compile(r"一[\u4e00-\u9fff]一[\u4e00-\u9fff]")
 
 
 def missing_figure(question: str, evidence: Sequence[tuple[str, str]], subject: Subject | None = None) -> bool:
@@ -154,7 +158,8 @@ def missing_date(question: str, evidence: Sequence[tuple[str, str]], subject: Su
 
 def states_figure(zh: str) -> bool:
     """A figure other than a year or the plan period's name."""
-    return bool(EVIDENCE_FIGURE_RE.search(YEAR_RE.sub("", year_text(zh)).replace("十四五", "")))
+    text = PER_EACH_RE.sub("", YEAR_RE.sub("", year_text(zh)).replace("十四五", ""))
+    return bool(EVIDENCE_FIGURE_RE.search(text))
 
 
 def missing_unit(question: str, evidence: str) -> str | None:
