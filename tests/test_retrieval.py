@@ -174,16 +174,36 @@ def test_english_question_finds_chinese_evidence(real_assistant):
     assert query.lang == "en" and "三江源" in query.zh_terms
 
 
+def test_an_english_question_is_embedded_once_without_english_vectors(real_assistant, monkeypatch):
+    """Without `english_dense` there are no English vectors to search with the question as written."""
+    retriever = real_assistant.retriever
+    real, calls = retriever.embedder, []
+
+    class CountingEmbedder:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def embed_queries(self, texts):
+            calls.append(list(texts))
+            return real.embed_queries(texts)
+
+    monkeypatch.setattr(retriever, "embedder", CountingEmbedder())
+    question = "Which wetlands of the Three-River Source do the plans restore first?"
+    assert retriever.prepare(question).zh_terms, "the glossary's Chinese makes the embedded text differ"
+    retriever.search(question)
+    assert len(calls) == 1
+
+
 def test_dev_set_retrieval_floor(real_assistant, record_property):
     """Smoke evaluation on the whole dev set; floors a little under the figures measured when set
-    (zh hit@5 0.977, en 0.955)."""
+    (zh hit@5 0.977, en 0.977 with rrf_k 5; en 0.932 with 60)."""
     questions, problems = load_dataset(PROJECT_ROOT / "eval" / "dev.jsonl")
     assert not problems
     summary = retrieval_summary(evaluate_retrieval(real_assistant, questions))
     record_property("retrieval", summary)
     print("\n", {lang: round(s["hit@5"], 3) for lang, s in summary.items()})
     assert summary["zh"]["hit@5"] >= 0.95
-    assert summary["en"]["hit@5"] >= 0.93
+    assert summary["en"]["hit@5"] >= 0.95
 
 
 @pytest.mark.parametrize(
