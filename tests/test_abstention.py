@@ -156,3 +156,16 @@ def test_the_words_the_plans_use_everywhere_count_for_little():
     english = Subject.of("How many EV charging piles will Qinghai build by 2025?", PLANS, "qinghai " * 50)
     transport = ("", "By 2025, all new buses in Qinghai will be new-energy vehicles, 100% coverage.")
     assert missing_figure("How many EV charging piles will Qinghai build by 2025?", [transport], english)
+
+
+def test_questions_asking_how_large_or_what_value_ask_for_a_figure():
+    grass = (
+        "到2025年，青海湖流域草原综合植被盖度达到60%。",
+        "By 2025, grassland vegetation coverage in the Qinghai Lake basin will reach 60%.",
+    )
+    assert missing_figure("What annual output value should Qinghai's biomedicine industry reach by 2025?", [grass])
+    assert missing_figure("How large a stock of naked carp will Qinghai Lake hold by 2025?", [grass])
+    assert missing_figure("青海湖裸鲤资源蕴藏量要恢复到多大规模？", [grass])
+    answered = "What coverage value should the grassland vegetation of the Qinghai Lake basin reach by 2025?"
+    assert not missing_figure(answered, [grass])
+    assert not missing_figure("生态补偿机制发挥了多大作用？", [grass]), "to what extent asks for no figure"
