@@ -24,6 +24,9 @@ class SectionPath:
     box_title: str = ""
     term: int | None = None
     term_title: str = ""
+    # How the plan numbers its chapters and sections: "chapters" (第三章 / 第二节) or "enumerated"
+    # (三、 / （二）), which plans without 第X章 headings use; labels follow the plan's own style.
+    numbering: str = "chapters"
 
     @property
     def titles(self) -> tuple[str, str, str, str]:
@@ -71,6 +74,7 @@ class Outline:
     chapters: tuple[OutlineChapter, ...] = ()
     boxes: tuple[OutlineBox, ...] = ()
     glossary: tuple[GlossaryTerm, ...] = ()
+    numbering: str = "chapters"  # as in `SectionPath`
 
     def chapter(self, n: int | None) -> OutlineChapter | None:
         return next((c for c in self.chapters if c.n == n), None)

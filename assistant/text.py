@@ -212,12 +212,18 @@ def to_chinese_numeral(n: int) -> str:
 
 # --- labels of places -----------------------------------------------------------------------------
 
+ENUMERATED = "enumerated"  # a plan numbering its parts 一、 / （一） (see `SectionPath.numbering`)
 
-def chapter_label(n: int, title: str, lang: str = "zh") -> str:
+
+def chapter_label(n: int, title: str, lang: str = "zh", numbering: str = "chapters") -> str:
+    if numbering == ENUMERATED:
+        return f"{to_chinese_numeral(n)}、{title}" if lang == "zh" else f"{n}. {title}".strip()
     return (f"第{to_chinese_numeral(n)}章 {title}" if lang == "zh" else f"Chapter {n} {title}").strip()
 
 
-def section_label(n: int, title: str, lang: str = "zh") -> str:
+def section_label(n: int, title: str, lang: str = "zh", numbering: str = "chapters") -> str:
+    if numbering == ENUMERATED:
+        return f"（{to_chinese_numeral(n)}）{title}" if lang == "zh" else f"({n}) {title}".strip()
     return (f"第{to_chinese_numeral(n)}节 {title}" if lang == "zh" else f"Section {n} {title}").strip()
 
 
@@ -242,9 +248,9 @@ def place_label(path: SectionPath, lang: str = "zh", titles: PlaceTitles | None 
         return term_label(path.term, titles.term, lang)
     parts = []
     if path.chapter is not None:
-        parts.append(chapter_label(path.chapter, titles.chapter, lang))
+        parts.append(chapter_label(path.chapter, titles.chapter, lang, path.numbering))
     if path.section is not None:
-        parts.append(section_label(path.section, titles.section, lang))
+        parts.append(section_label(path.section, titles.section, lang, path.numbering))
     if path.box is not None:
         parts.append(box_label(path.box, titles.box, lang))
     return " › ".join(parts)

@@ -60,6 +60,7 @@ def outline_to_json(outline: Outline) -> dict[str, Any]:
         ],
         "boxes": [{"n": b.n, "title": b.title, "chapter": b.chapter} for b in outline.boxes],
         "glossary": [{"n": t.n, "term": t.term} for t in outline.glossary],
+        "numbering": outline.numbering,
     }
 
 
@@ -71,6 +72,7 @@ def outline_from_json(record: dict[str, Any]) -> Outline:
         ),
         boxes=tuple(OutlineBox(b["n"], b["title"], b["chapter"]) for b in record["boxes"]),
         glossary=tuple(GlossaryTerm(t["n"], t["term"]) for t in record["glossary"]),
+        numbering=record.get("numbering", "chapters"),  # indexes built before plans could be enumerated
     )
 
 

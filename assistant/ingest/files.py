@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 SUPPORTED_SUFFIXES = (".txt", ".pdf")
 PAGE_NUMBER_RE = re.compile(r"^\s*(?:[-—–]\s*)?(?:第\s*)?\d{1,4}(?:\s*页)?(?:\s*[-—–])?\s*$|^\s*\d+\s*/\s*\d+\s*$")
 HEADING_LINE_RE = re.compile(
-    r"^\s*(?:第[一二三四五六七八九十百\d]+[章节]|专栏\s*\d+|名\s*词\s*解\s*释|附件|前言|目录|\d+[.．、])"
+    r"^\s*(?:第[一二三四五六七八九十百\d]+[章节]|专栏\s*\d+|名\s*词\s*解\s*释|附件|前言|目录|\d+[.．、]"
+    r"|[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[)）])"
 )
 SENTENCE_END = "。！？；!?:：”」）)"
 

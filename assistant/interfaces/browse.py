@@ -54,14 +54,16 @@ def outline_lines(view: IndexView, key: str) -> list[str]:
     for part in ("notice", "preface"):
         if counts[(part, None, None, None, None)]:
             lines.append(f"  {wording.PART_NAMES[part]['zh']}  [{counts[(part, None, None, None, None)]}]")
+    numbering = doc.outline.numbering
     for chapter in doc.outline.chapters:
-        lines.append(f"  {chapter_label(chapter.n, chapter.title)}  [{counts[('chapter', chapter.n)]}]")
+        label = chapter_label(chapter.n, chapter.title, numbering=numbering)
+        lines.append(f"  {label}  [{counts[('chapter', chapter.n)]}]")
         lead = counts[("body", chapter.n, None, None, None)]
         if lead:
             lines.append(f"    {wording.PART_NAMES['chapter_lead']['zh']}  [{lead}]")
         for section in chapter.sections:
             n = counts[("body", chapter.n, section.n, None, None)]
-            lines.append(f"    {section_label(section.n, section.title)}  [{n}]")
+            lines.append(f"    {section_label(section.n, section.title, numbering=numbering)}  [{n}]")
         for box in doc.outline.boxes:
             if box.chapter == chapter.n:
                 n = counts[("box", chapter.n, None, box.n, None)]
