@@ -82,6 +82,14 @@ class Settings:
     english_dense_weight: float = field(
         default=1.5, metadata={"doc": "RRF weight of the best-matching English rendering sentence"}
     )
+    # The CC-CEDICT bridge (assistant/retrieve/dictionary.py): its measurements are given there.
+    dictionary_bridge: bool = field(
+        default=True,
+        metadata={
+            "doc": "for English questions, when some plan has no English renderings: add the Chinese a dictionary "
+            "gives for the question's words to the word search"
+        },
+    )
     outline_weight: float = field(default=0.1, metadata={"doc": "RRF weight of outline (heading) matches"})
     named_place_weight: float = field(
         default=1.0, metadata={"doc": "RRF weight of places the question names (专栏5, a section title)"}

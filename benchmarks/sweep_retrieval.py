@@ -20,13 +20,19 @@ ROOT = Path(__file__).resolve().parent.parent
 DEV_SETS = ("dev", "dev_en", "dev_more", "topics_dev")
 
 
+def setting_value(current: object, text: str) -> object:
+    """`text` as a value of the setting's own type (bool("false") would be True)."""
+    if isinstance(current, bool):
+        return text.strip().lower() in ("1", "true", "yes", "on")
+    return type(current)(text)
+
+
 def parse_grid(specs: list[str], base: Settings) -> list[dict]:
     """`name=v1,v2` for each setting -> every combination, each value of the setting's own type."""
     axes = []
     for spec in specs:
         name, _, values = spec.partition("=")
-        kind = type(getattr(base, name))
-        axes.append([(name, kind(v)) for v in values.split(",")])
+        axes.append([(name, setting_value(getattr(base, name), v)) for v in values.split(",")])
     return [dict(combination) for combination in itertools.product(*axes)]
 
 

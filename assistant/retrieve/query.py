@@ -27,6 +27,9 @@ class Query:
     # set), so only the former is left out of the dense query.
     embed_topic: bool = False
     translation: str = ""  # an English question in Chinese, from the translator ("" without one)
+    # The Chinese a dictionary gives for an English question's words (see `retrieve.dictionary`): for
+    # word matching only, as in the embedded text they were noise.
+    dictionary_terms: tuple[str, ...] = ()
 
     @property
     def search_text(self) -> str:
@@ -34,15 +37,16 @@ class Query:
 
     @property
     def chinese_words_text(self) -> str:
-        """The Chinese an English question brings to word matching: its glossary terms and translation."""
-        return " ".join([*self.zh_terms, self.translation]).strip()
+        """The Chinese an English question brings to word matching: its glossary terms, the dictionary's
+        words and its translation."""
+        return " ".join([*self.zh_terms, *self.dictionary_terms, self.translation]).strip()
 
     @property
     def dense_text(self) -> str:
         """What is embedded for the vector search: an English question with its Chinese glossary terms
         and its translation, which the plans' Chinese sentences match better than English."""
         text = self.search_text if self.embed_topic else self.text
-        chinese = self.chinese_words_text
+        chinese = " ".join([*self.zh_terms, self.translation]).strip()
         return f"{text} ({chinese})" if chinese else text
 
 
