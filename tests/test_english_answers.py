@@ -157,6 +157,16 @@ def test_without_a_translator_nothing_unread_counts_against_an_answer(folders, e
     assert undated.abstained, "a year the plan never states still abstains"
 
 
+def test_without_a_translator_an_off_topic_english_question_is_refused_through_the_dictionary(folders, embedder):
+    assistant = assistant_for(folders, embedder, translator="none")
+    for question in ("Hello, who are you?", "Write a haiku about the moon.", "What is 17 times 23?"):
+        answer = assistant.ask(question)
+        assert answer.abstained and not answer.citations, question
+    assert not assistant.ask(QUESTION).abstained
+    unbridged = assistant_for(folders, embedder, translator="none", dictionary_bridge=False)
+    assert not unbridged.ask("Write a haiku about the moon.").abstained, "without the dictionary it cannot tell"
+
+
 def test_a_translator_that_is_down_costs_the_english_not_the_answer(folders, embedder):
     with StubLLM() as down:
         url = down.base_url
