@@ -69,6 +69,9 @@ class SentencePicker:
             query = dataclasses.replace(query, topic=EXCLUSION_RE.sub("", query.search_text), embed_topic=True)
         query_vector = self.context.query_vector(query.dense_text)
         wanted = set(zh_tokens(query.search_text)) | set(query.zh_terms) | set(zh_tokens(query.translation))
+        # the dictionary's Chinese for an English question's words (plans without English only): on the dev
+        # sets, English key-fact 0.568 / 0.485 / 0.600 -> 0.659 / 0.545 / 0.733 (dev / dev_en / dev_more)
+        wanted |= set(query.dictionary_terms)
         wanted_en = set(en_tokens(query.search_text)) if query.lang == "en" else set()
         asks_number = bool(NUMBER_QUESTION_RE.search(query.text))
         asks_definition = bool(DEFINITION_QUESTION_RE.search(query.text))
