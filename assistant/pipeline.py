@@ -116,7 +116,11 @@ class Assistant:
         if query.lang != "en" or not self.translator.configured:
             return query
         terms = [e for e in self.glossary if e.zh in query.zh_terms]
-        return dataclasses.replace(query, translation=self.question_translations.to_chinese(query.search_text, terms))
+        translation = self.question_translations.to_chinese(query.search_text, terms)
+        # The dictionary's words stand in for a translation: beside Qwen's they cost dev key-fact 0.432 -> 0.386
+        # (uncurated plans; benchmarks/bench_english_translation.py).
+        dictionary_terms = () if translation else query.dictionary_terms
+        return dataclasses.replace(query, translation=translation, dictionary_terms=dictionary_terms)
 
     @cached_property
     def answer_context(self) -> AnswerContext:
